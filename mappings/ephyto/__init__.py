@@ -1,0 +1,1 @@
+"""mappings/ephyto."""

@@ -1,0 +1,52 @@
+"""The `aswnode` command line: what an operator types.
+
+Each module in this package adds one group of commands through `register(main)`;
+modules are found by name, so a new group needs no edit here. Every command
+fails with one clear line and an exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+
+__all__ = ["OperatorError", "main"]
+
+
+class OperatorError(click.ClickException):
+    """An error the operator can act on: printed as one line, exit code 1 (or `exit_code`)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+        click.echo(f"aswnode: {self.format_message()}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Cross-border AS4 exchange node for a National Single Window."""
+
+
+def _register_command_modules() -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(cli)
+
+
+_register_command_modules()
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
