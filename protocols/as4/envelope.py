@@ -1,0 +1,474 @@
+"""The SOAP 1.2 envelope with its eb:Messaging header, built from and read into the ebMS3 model."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from protocols.as4.errors import EbmsError, EbmsException, Severity
+from protocols.as4.model import (
+    AgreementRef,
+    CollaborationInfo,
+    ErrorDetail,
+    MessageInfo,
+    MessagePartReference,
+    PartInfo,
+    Party,
+    PartyId,
+    Property,
+    Receipt,
+    Service,
+    SignalMessage,
+    UserMessage,
+    format_timestamp,
+)
+from protocols.as4.namespaces import (
+    COMPRESSION_GZIP,
+    DEFAULT_MPC,
+    NS_DS,
+    NS_EB,
+    NS_EBBP,
+    NS_S11,
+    NS_S12,
+    NS_WSSE,
+    NS_WSU,
+)
+
+__all__ = [
+    "Messaging",
+    "build_envelope",
+    "find_body",
+    "find_header",
+    "find_messaging",
+    "parse_messaging",
+    "parse_timestamp",
+]
+
+_EB = f"{{{NS_EB}}}"
+_S12 = f"{{{NS_S12}}}"
+_HEADER = EbmsError.INVALID_HEADER
+_INCONSISTENT = EbmsError.VALUE_INCONSISTENT
+_UNDERSTOOD_HEADERS = frozenset({f"{_EB}Messaging", f"{{{NS_WSSE}}}Security"})
+
+
+@dataclass(frozen=True, slots=True)
+class Messaging:
+    """What one eb:Messaging header holds; a valid AS4 message has exactly one of the two."""
+
+    user_messages: tuple[UserMessage, ...]
+    signal_messages: tuple[SignalMessage, ...]
+
+
+def _fail(error: EbmsError, detail: str, ref: str | None = None) -> EbmsException:
+    return EbmsException(error, detail, ref_to_message_id=ref)
+
+
+# ---------------------------------------------------------------------------------- building
+
+
+def build_envelope(
+    message: UserMessage | SignalMessage,
+    *,
+    body: Sequence[etree._Element] = (),
+    receipt_content: Sequence[etree._Element] = (),
+) -> etree._Element:
+    """A SOAP 1.2 envelope whose header is eb:Messaging (S12:mustUnderstand="true") holding `message`.
+
+    `receipt_content` replaces the receipt's child elements (the NRI element tree built by
+    `receipt.py`, copied verbatim from the received signature).
+    """
+    nsmap = {"S12": NS_S12, "eb": NS_EB, "wsu": NS_WSU}
+    envelope = etree.Element(f"{_S12}Envelope", nsmap=nsmap)
+    header = etree.SubElement(envelope, f"{_S12}Header")
+    messaging = etree.SubElement(header, f"{_EB}Messaging")
+    messaging.set(f"{_S12}mustUnderstand", "true")
+    if isinstance(message, UserMessage):
+        _build_user_message(messaging, message)
+    else:
+        _build_signal_message(messaging, message, receipt_content)
+    body_element = etree.SubElement(envelope, f"{_S12}Body")
+    for child in body:
+        body_element.append(child)
+    return envelope
+
+
+def _text(parent: etree._Element, tag: str, text: str, **attributes: str | None) -> etree._Element:
+    element = etree.SubElement(parent, f"{_EB}{tag}")
+    for name, value in attributes.items():
+        if value is not None:
+            element.set(name, value)
+    element.text = text
+    return element
+
+
+def _build_message_info(parent: etree._Element, info: MessageInfo) -> None:
+    element = etree.SubElement(parent, f"{_EB}MessageInfo")
+    _text(element, "Timestamp", format_timestamp(info.timestamp))
+    _text(element, "MessageId", info.message_id)
+    if info.ref_to_message_id:
+        _text(element, "RefToMessageId", info.ref_to_message_id)
+
+
+def _build_party(parent: etree._Element, tag: str, party: Party) -> None:
+    element = etree.SubElement(parent, f"{_EB}{tag}")
+    for party_id in party.party_ids:
+        _text(element, "PartyId", party_id.value, type=party_id.type)
+    _text(element, "Role", party.role)
+
+
+def _build_properties(parent: etree._Element, tag: str, properties: Sequence[Property]) -> None:
+    element = etree.SubElement(parent, f"{_EB}{tag}")
+    for prop in properties:
+        _text(element, "Property", prop.value, name=prop.name, type=prop.type)
+
+
+def _build_user_message(messaging: etree._Element, message: UserMessage) -> None:
+    user = etree.SubElement(messaging, f"{_EB}UserMessage")
+    if message.mpc != DEFAULT_MPC:
+        user.set("mpc", message.mpc)
+    _build_message_info(user, message.message_info)
+    party_info = etree.SubElement(user, f"{_EB}PartyInfo")
+    _build_party(party_info, "From", message.from_party)
+    _build_party(party_info, "To", message.to_party)
+    collaboration = message.collaboration_info
+    element = etree.SubElement(user, f"{_EB}CollaborationInfo")
+    if collaboration.agreement_ref is not None:
+        ref = collaboration.agreement_ref
+        _text(element, "AgreementRef", ref.value, type=ref.type, pmode=ref.pmode)
+    _text(element, "Service", collaboration.service.value, type=collaboration.service.type)
+    _text(element, "Action", collaboration.action)
+    _text(element, "ConversationId", collaboration.conversation_id)
+    if message.message_properties:
+        _build_properties(user, "MessageProperties", message.message_properties)
+    if message.payload_info:
+        payload_info = etree.SubElement(user, f"{_EB}PayloadInfo")
+        for part in message.payload_info:
+            part_element = etree.SubElement(payload_info, f"{_EB}PartInfo")
+            if part.href is not None:
+                part_element.set("href", part.href)
+            if part.part_properties:
+                _build_properties(part_element, "PartProperties", part.part_properties)
+
+
+def _build_signal_message(
+    messaging: etree._Element, message: SignalMessage, receipt_content: Sequence[etree._Element]
+) -> None:
+    signal = etree.SubElement(messaging, f"{_EB}SignalMessage")
+    _build_message_info(signal, message.message_info)
+    if message.receipt is not None:
+        receipt = etree.SubElement(signal, f"{_EB}Receipt")
+        for child in receipt_content:
+            receipt.append(child)
+        return
+    for error in message.errors:
+        element = etree.SubElement(signal, f"{_EB}Error")
+        element.set("errorCode", error.code)
+        element.set("severity", str(error.severity))
+        element.set("category", error.category)
+        element.set("shortDescription", error.short_description)
+        if error.origin:
+            element.set("origin", error.origin)
+        if error.ref_to_message_id:
+            element.set("refToMessageInError", error.ref_to_message_id)
+        if error.detail:
+            _text(element, "ErrorDetail", error.detail)
+
+
+# ---------------------------------------------------------------------------------- reading
+
+
+def find_header(envelope: etree._Element) -> etree._Element | None:
+    return next((c for c in envelope if c.tag == f"{_S12}Header"), None)
+
+
+def find_body(envelope: etree._Element) -> etree._Element | None:
+    return next((c for c in envelope if c.tag == f"{_S12}Body"), None)
+
+
+def find_messaging(envelope: etree._Element) -> etree._Element:
+    """The one eb:Messaging header block, checking the SOAP 1.2 frame around it.
+
+    SOAP 1.2 §5.2.3: a header block with mustUnderstand="true" that we do not process
+    must fault; here that is EBMS:0009. A missing mustUnderstand on eb:Messaging is
+    accepted (several deployed MSHs omit it); a false one is refused.
+    """
+    if envelope.tag == f"{{{NS_S11}}}Envelope":
+        raise EbmsException(
+            EbmsError.INVALID_HEADER, "SOAP 1.1 envelopes are not accepted: AS4 uses SOAP 1.2"
+        )
+    if envelope.tag != f"{_S12}Envelope":
+        raise _fail(_HEADER, "the root element is not a SOAP 1.2 Envelope")
+    children = [c for c in envelope if isinstance(c.tag, str)]
+    tags = [c.tag for c in children]
+    if tags.count(f"{_S12}Header") != 1 or tags.count(f"{_S12}Body") != 1 or len(tags) != 2:
+        raise _fail(_HEADER, "the Envelope needs exactly one Header and one Body")
+    if tags != [f"{_S12}Header", f"{_S12}Body"]:
+        raise _fail(_HEADER, "the SOAP Header must come before the Body")
+    header = children[0]
+    found: list[etree._Element] = []
+    for block in header:
+        if not isinstance(block.tag, str):
+            continue
+        must = block.get(f"{_S12}mustUnderstand")
+        if must is not None and must.strip() not in ("true", "1", "false", "0"):
+            raise _fail(_HEADER, f"mustUnderstand has the invalid value {must!r}")
+        understood = must is None or must.strip() in ("false", "0") or block.tag in _UNDERSTOOD_HEADERS
+        if not understood:
+            raise EbmsException(
+                EbmsError.INVALID_HEADER,
+                f"header block {etree.QName(block).localname} must be understood but is not",
+            )
+        if block.tag == f"{_EB}Messaging":
+            found.append(block)
+    if not found:
+        raise _fail(_HEADER, "no eb:Messaging header")
+    if len(found) > 1:
+        raise _fail(_INCONSISTENT, "more than one eb:Messaging header")
+    return found[0]
+
+
+def parse_messaging(messaging: etree._Element) -> Messaging:
+    """The messages in an eb:Messaging element, each checked against ebMS 3.0 Core §5.2."""
+    users: list[UserMessage] = []
+    signals: list[SignalMessage] = []
+    for child in messaging:
+        if child.tag == f"{_EB}UserMessage":
+            users.append(_parse_user_message(child))
+        elif child.tag == f"{_EB}SignalMessage":
+            signals.append(_parse_signal_message(child))
+    return Messaging(tuple(users), tuple(signals))
+
+
+def parse_timestamp(text: str | None) -> datetime:
+    if not text or not text.strip():
+        raise _fail(_HEADER, "MessageInfo/Timestamp is missing")
+    value = text.strip()
+    if value.endswith("Z") or value.endswith("z"):
+        value = value[:-1] + "+00:00"
+    # xsd:dateTime allows any number of fraction digits; Python takes at most six.
+    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise EbmsException(
+            EbmsError.INVALID_HEADER, f"Timestamp {text.strip()[:64]!r} is not an xsd:dateTime"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _children(parent: etree._Element, tag: str) -> list[etree._Element]:
+    return [c for c in parent if c.tag == f"{_EB}{tag}"]
+
+
+def _one(parent: etree._Element, tag: str, *, ref: str | None = None) -> etree._Element:
+    found = _children(parent, tag)
+    if not found:
+        raise _fail(_HEADER, f"eb:{tag} is missing", ref)
+    if len(found) > 1:
+        raise EbmsException(
+            EbmsError.INVALID_HEADER, f"eb:{tag} occurs more than once", ref_to_message_id=ref
+        )
+    return found[0]
+
+
+def _optional(parent: etree._Element, tag: str, *, ref: str | None = None) -> etree._Element | None:
+    found = _children(parent, tag)
+    if len(found) > 1:
+        raise EbmsException(
+            EbmsError.INVALID_HEADER, f"eb:{tag} occurs more than once", ref_to_message_id=ref
+        )
+    return found[0] if found else None
+
+
+def _value(element: etree._Element | None, what: str, *, ref: str | None = None) -> str:
+    text = (element.text or "").strip() if element is not None else ""
+    if not text:
+        raise _fail(_HEADER, f"{what} is empty", ref)
+    return text
+
+
+def _parse_message_info(parent: etree._Element) -> MessageInfo:
+    element = _one(parent, "MessageInfo")
+    message_id = _value(_optional(element, "MessageId"), "MessageInfo/MessageId")
+    ref = _optional(element, "RefToMessageId", ref=message_id)
+    stamp = _optional(element, "Timestamp", ref=message_id)
+    try:
+        return MessageInfo(
+            message_id=message_id,
+            timestamp=parse_timestamp(stamp.text if stamp is not None else None),
+            ref_to_message_id=((ref.text or "").strip() or None) if ref is not None else None,
+        )
+    except EbmsException as exc:
+        raise exc.with_ref(message_id) from None
+    except ValueError as exc:
+        raise _fail(_HEADER, str(exc)) from None
+
+
+def _parse_party(parent: etree._Element, tag: str, ref: str) -> Party:
+    element = _one(parent, tag, ref=ref)
+    ids = []
+    for party_id in _children(element, "PartyId"):
+        value = _value(party_id, f"{tag}/PartyId", ref=ref)
+        ids.append(PartyId(value, party_id.get("type") or None))
+    if not ids:
+        raise _fail(_HEADER, f"eb:{tag} has no PartyId", ref)
+    role = _value(_one(element, "Role", ref=ref), f"{tag}/Role", ref=ref)
+    return Party(tuple(ids), role)
+
+
+def _parse_properties(parent: etree._Element | None, what: str, ref: str) -> tuple[Property, ...]:
+    if parent is None:
+        return ()
+    properties = []
+    for prop in _children(parent, "Property"):
+        name = prop.get("name")
+        if not name:
+            raise _fail(_HEADER, f"a {what} Property has no name", ref_to_message_id=ref)
+        properties.append(Property(name, (prop.text or "").strip(), prop.get("type") or None))
+    return tuple(properties)
+
+
+def _parse_part_info(element: etree._Element, ref: str) -> PartInfo:
+    href = element.get("href")
+    if href is not None:
+        href = href.strip()
+        if href.startswith("cid:"):
+            if len(href) == 4:
+                raise EbmsException(
+                    EbmsError.EXTERNAL_PAYLOAD_ERROR, "PartInfo href 'cid:' is empty", ref_to_message_id=ref
+                )
+        elif not href.startswith("#"):
+            raise EbmsException(
+                EbmsError.EXTERNAL_PAYLOAD_ERROR,
+                f"PartInfo href {href[:80]!r} is neither a cid: part nor the SOAP Body",
+                ref_to_message_id=ref,
+            )
+    properties = _parse_properties(_optional(element, "PartProperties", ref=ref), "PartProperties", ref)
+    part = PartInfo(href if href and href.startswith("cid:") else None, properties)
+    compression = part.compression_type
+    if compression is not None:
+        # AS4 profile §3.1: gzip is the one compression type; MimeType must then name the original type.
+        if compression != COMPRESSION_GZIP:
+            raise EbmsException(
+                EbmsError.VALUE_INCONSISTENT,
+                f"CompressionType {compression[:80]!r} is not supported (only {COMPRESSION_GZIP})",
+                ref_to_message_id=ref,
+            )
+        if not part.mime_type:
+            raise EbmsException(
+                EbmsError.VALUE_INCONSISTENT,
+                "a compressed part needs a MimeType part property",
+                ref_to_message_id=ref,
+            )
+    return part
+
+
+def _parse_user_message(element: etree._Element) -> UserMessage:
+    info = _parse_message_info(element)
+    ref = info.message_id
+    party_info = _one(element, "PartyInfo", ref=ref)
+    from_party = _parse_party(party_info, "From", ref)
+    to_party = _parse_party(party_info, "To", ref)
+    collaboration = _one(element, "CollaborationInfo", ref=ref)
+    service_element = _one(collaboration, "Service", ref=ref)
+    service = Service(_value(service_element, "Service", ref=ref), service_element.get("type") or None)
+    action = _value(_one(collaboration, "Action", ref=ref), "Action", ref=ref)
+    conversation = _optional(collaboration, "ConversationId", ref=ref)
+    conversation_id = (conversation.text or "").strip() if conversation is not None else ""
+    agreement_element = _optional(collaboration, "AgreementRef", ref=ref)
+    agreement = None
+    if agreement_element is not None:
+        agreement = AgreementRef(
+            _value(agreement_element, "AgreementRef", ref=ref),
+            agreement_element.get("type") or None,
+            agreement_element.get("pmode") or None,
+        )
+    properties = _parse_properties(_optional(element, "MessageProperties", ref=ref), "MessageProperties", ref)
+    parts: list[PartInfo] = []
+    payload_info = _optional(element, "PayloadInfo", ref=ref)
+    if payload_info is not None:
+        parts = [_parse_part_info(p, ref) for p in _children(payload_info, "PartInfo")]
+    hrefs = [p.href for p in parts]
+    if len(hrefs) != len(set(hrefs)):
+        raise EbmsException(_INCONSISTENT, "two PartInfo refer to the same part", ref_to_message_id=ref)
+    try:
+        return UserMessage(
+            message_info=info,
+            from_party=from_party,
+            to_party=to_party,
+            collaboration_info=CollaborationInfo(service, action, conversation_id or "1", agreement),
+            message_properties=properties,
+            payload_info=tuple(parts),
+            mpc=(element.get("mpc") or DEFAULT_MPC).strip(),
+        )
+    except ValueError as exc:
+        raise _fail(_HEADER, str(exc), ref) from None
+
+
+def _parse_signal_message(element: etree._Element) -> SignalMessage:
+    info = _parse_message_info(element)
+    ref = info.message_id
+    receipts = _children(element, "Receipt")
+    errors = _children(element, "Error")
+    if _children(element, "PullRequest"):
+        raise EbmsException(
+            EbmsError.FEATURE_NOT_SUPPORTED, "pull is not supported (push only)", ref_to_message_id=ref
+        )
+    if len(receipts) > 1 or (receipts and errors) or (not receipts and not errors):
+        raise EbmsException(
+            EbmsError.VALUE_INCONSISTENT,
+            "a SignalMessage needs exactly one Receipt or some Errors",
+            ref_to_message_id=ref,
+        )
+    if receipts:
+        return SignalMessage(info, receipt=Receipt(_parse_nri(receipts[0])))
+    return SignalMessage(info, errors=tuple(_parse_error(e, info) for e in errors))
+
+
+def _parse_nri(receipt: etree._Element) -> tuple[MessagePartReference, ...]:
+    references = []
+    for part in receipt.iter(f"{{{NS_EBBP}}}MessagePartNRInformation"):
+        for reference in part.iter(f"{{{NS_DS}}}Reference"):
+            method = reference.find(f"{{{NS_DS}}}DigestMethod")
+            value = reference.find(f"{{{NS_DS}}}DigestValue")
+            references.append(
+                MessagePartReference(
+                    uri=reference.get("URI") or "",
+                    digest_method=(method.get("Algorithm") or "") if method is not None else "",
+                    digest_value="".join((value.text or "").split()) if value is not None else "",
+                )
+            )
+    return tuple(references)
+
+
+def _parse_error(element: etree._Element, info: MessageInfo) -> ErrorDetail:
+    code = (element.get("errorCode") or "").strip()
+    if not code:
+        raise EbmsException(
+            EbmsError.INVALID_HEADER, "eb:Error has no errorCode", ref_to_message_id=info.message_id
+        )
+    known = EbmsError.by_code(code)
+    severity_text = (element.get("severity") or "failure").strip().lower()
+    severity = Severity.WARNING if severity_text == "warning" else Severity.FAILURE
+    detail_element = _optional(element, "ErrorDetail")
+    description = _optional(element, "Description")
+    detail = ""
+    if detail_element is not None:
+        detail = (detail_element.text or "").strip()
+    elif description is not None:
+        detail = (description.text or "").strip()
+    return ErrorDetail(
+        error=known or EbmsError.OTHER,
+        detail=detail[:2000],
+        ref_to_message_id=(element.get("refToMessageInError") or info.ref_to_message_id or "").strip()
+        or None,
+        origin=element.get("origin") or None,
+        code=code,
+        severity=severity,
+    )
