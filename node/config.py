@@ -30,6 +30,7 @@ __all__ = [
     "PartnerConfig",
     "is_loopback_host",
     "load_partners",
+    "parse_partner",
     "read_yaml",
 ]
 
@@ -48,11 +49,13 @@ _KNOWN_NODE_KEYS = frozenset(
 class ConfigError(Exception):
     """A configuration problem an operator can fix: one line naming the file and the key."""
 
-    def __init__(self, file: str, key: str, message: str) -> None:
+    def __init__(self, file: str, key: str, message: str, *, partner: str | None = None) -> None:
         self.file = file
         self.key = key
         self.message = message
-        super().__init__(f"{file}: {key}: {message}" if key else f"{file}: {message}")
+        self.partner = partner
+        text = f"{file}: {key}: {message}" if key else f"{file}: {message}"
+        super().__init__(f"{text} (partner {partner})" if partner else text)
 
 
 def read_yaml(path: Path) -> Mapping[str, Any]:
@@ -260,12 +263,19 @@ class NodeConfig:
             tls_ca=kr.path("tls_ca", directory),
         )
         lim = top.sub("limits")
+        _DEFAULT_LIMITS = Limits()
         limits = Limits(
-            max_request_bytes=lim.int("max_request_bytes", Limits.max_request_bytes, low=1024, high=2**40),
-            max_header_bytes=lim.int("max_header_bytes", Limits.max_header_bytes, low=1024, high=2**30),
-            max_payload_bytes=lim.int("max_payload_bytes", Limits.max_payload_bytes, low=1024, high=2**40),
+            max_request_bytes=lim.int(
+                "max_request_bytes", _DEFAULT_LIMITS.max_request_bytes, low=1024, high=2**40
+            ),
+            max_header_bytes=lim.int(
+                "max_header_bytes", _DEFAULT_LIMITS.max_header_bytes, low=1024, high=2**30
+            ),
+            max_payload_bytes=lim.int(
+                "max_payload_bytes", _DEFAULT_LIMITS.max_payload_bytes, low=1024, high=2**40
+            ),
             duplicate_window_days=lim.int(
-                "duplicate_window_days", Limits.duplicate_window_days, low=1, high=3650
+                "duplicate_window_days", _DEFAULT_LIMITS.duplicate_window_days, low=1, high=3650
             ),
         )
         sender = top.sub("sender")
@@ -373,6 +383,15 @@ def _partner(reader: _Reader, directory: Path) -> PartnerConfig:
     )
 
 
+def parse_partner(entry: Any, index: int, directory: Path) -> PartnerConfig:
+    """One partners.yaml entry (at `partners[index]`), checked; ConfigError names the partner and key."""
+    name = entry.get("id") if isinstance(entry, dict) else None
+    try:
+        return _partner(_Reader(PARTNERS_FILE, f"partners[{index}]", entry), directory)
+    except ConfigError as exc:
+        raise ConfigError(exc.file, exc.key, exc.message, partner=str(name) if name else None) from None
+
+
 def load_partners(
     directory: Path | str, *, collect: list[ConfigError] | None = None
 ) -> tuple[PartnerConfig, ...]:
@@ -396,13 +415,21 @@ def load_partners(
         prefix = f"partners[{index}]"
         try:
             reader = _Reader(PARTNERS_FILE, prefix, entry)
-            partner = _partner(reader, directory)
+            partner = parse_partner(entry, index, directory)
             if partner.id in seen_ids:
-                raise reader.error("id", f"{partner.id!r} already used by partners[{seen_ids[partner.id]}]")
+                raise ConfigError(
+                    PARTNERS_FILE,
+                    reader.key("id"),
+                    f"{partner.id!r} already used by partners[{seen_ids[partner.id]}]",
+                    partner=partner.id,
+                )
             party = (partner.party_id_type, partner.party_id)
             if party in seen_parties:
-                raise reader.error(
-                    "party_id", f"{partner.party_id!r} already used by partners[{seen_parties[party]}]"
+                raise ConfigError(
+                    PARTNERS_FILE,
+                    reader.key("party_id"),
+                    f"{partner.party_id!r} already used by partners[{seen_parties[party]}]",
+                    partner=partner.id,
                 )
         except ConfigError as exc:
             if collect is None:

@@ -1,0 +1,176 @@
+"""`aswnode partners add|list|check`: the operator's partner registry (DIR/partners.yaml)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import click
+
+from node.cli import OperatorError
+from node.config import (
+    PARTNERS_FILE,
+    ConfigError,
+    NodeConfig,
+    PartnerConfig,
+    load_partners,
+    parse_partner,
+    read_yaml,
+)
+from node.nodedir import PARTNERS_HEADER, write_yaml
+from node.partners import PartnerDirectory, load_certificates
+from node.registry import record_partner_registered
+
+__all__ = ["register"]
+
+
+def _config(directory: Path) -> NodeConfig:
+    try:
+        return NodeConfig.load(directory)
+    except ConfigError as exc:
+        raise OperatorError(str(exc)) from None
+
+
+@click.group("partners")
+def partners_group() -> None:
+    """The foreign gateways this node exchanges with (DIR/partners.yaml)."""
+
+
+@partners_group.command("add")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--id", "partner_id", required=True, help="Our name for the partner.")
+@click.option("--party-id", required=True, help="The partner's ebMS PartyId.")
+@click.option("--party-id-type", default=None, help="The PartyId type (default: ebCore unregistered).")
+@click.option("--endpoint", required=True, help="The partner's AS4 URL (https; http only on loopback).")
+@click.option(
+    "--cert",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The partner's message-signing certificate (PEM).",
+)
+@click.option(
+    "--tls-ca",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="CA of the partner's TLS certificates: checked when sending, required of its client certificate.",
+)
+def add_command(
+    directory: Path,
+    partner_id: str,
+    party_id: str,
+    party_id_type: str | None,
+    endpoint: str,
+    cert: Path,
+    tls_ca: Path | None,
+) -> None:
+    """Register a partner. In a sandbox node it is active at once; in production it is `registered`."""
+    config = _config(directory)
+    path = config.partners_file
+    entries: list = []
+    try:
+        data = dict(read_yaml(path)) if path.exists() else {}
+        entries = list(data.get("partners") or [])
+        if any(isinstance(e, dict) and e.get("id") == partner_id for e in entries):
+            raise ConfigError(PARTNERS_FILE, "id", f"a partner {partner_id!r} already exists")
+        load_certificates(cert, file="--cert", key=str(cert))
+        if tls_ca is not None:
+            load_certificates(tls_ca, file="--tls-ca", key=str(tls_ca))
+        store = config.directory / "partners"
+        store.mkdir(exist_ok=True)
+        signing_copy = store / f"{partner_id}-signing.pem"
+        shutil.copyfile(cert, signing_copy)
+        tls_copy = None
+        if tls_ca is not None:
+            tls_copy = store / f"{partner_id}-tls-ca.pem"
+            shutil.copyfile(tls_ca, tls_copy)
+        kwargs = {"party_id_type": party_id_type} if party_id_type else {}
+        try:
+            partner = PartnerConfig(
+                id=partner_id,
+                party_id=party_id,
+                endpoint=endpoint,
+                signing_cert=signing_copy,
+                tls_ca=tls_copy,
+                **kwargs,
+            )
+        except ValueError as exc:
+            raise ConfigError(PARTNERS_FILE, "id", str(exc)) from None
+        entry = partner.to_dict(config.directory)
+        parse_partner(entry, len(entries), config.directory)
+        for index, other in enumerate(entries):
+            if (
+                isinstance(other, dict)
+                and str(other.get("party_id")) == party_id
+                and (other.get("party_id_type") or partner.party_id_type) == partner.party_id_type
+            ):
+                raise ConfigError(
+                    PARTNERS_FILE,
+                    f"partners[{index}].party_id",
+                    f"{party_id!r} is already registered",
+                    partner=str(other.get("id")),
+                )
+        entries.append(entry)
+        data["partners"] = entries
+        write_yaml(path, data, header=PARTNERS_HEADER)
+    except ConfigError as exc:
+        for copy in (config.directory / "partners").glob(f"{partner_id}-*.pem"):
+            if not any(isinstance(e, dict) and e.get("id") == partner_id for e in entries):
+                copy.unlink(missing_ok=True)
+        raise OperatorError(str(exc)) from None
+    state = record_partner_registered(config, partner)
+    click.echo(json.dumps({"id": partner_id, "party_id": party_id, "endpoint": endpoint, "state": state}))
+
+
+@partners_group.command("list")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON array.")
+def list_command(directory: Path, as_json: bool) -> None:
+    """The registered partners with their lifecycle state."""
+    from node.registry import partner_states
+
+    config = _config(directory)
+    try:
+        partners = load_partners(config.directory)
+    except ConfigError as exc:
+        raise OperatorError(str(exc)) from None
+    states = partner_states(config)
+    rows = [
+        {
+            "id": p.id,
+            "party_id": p.party_id,
+            "party_id_type": p.party_id_type,
+            "endpoint": p.endpoint,
+            "signing_cert": str(p.signing_cert),
+            "tls_ca": str(p.tls_ca) if p.tls_ca else None,
+            "state": states.get(p.id, "active" if config.is_sandbox else "registered"),
+        }
+        for p in partners
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no partners (add one with `aswnode partners add`)")
+        return
+    width = max(len(r["id"]) for r in rows)
+    for r in rows:
+        mtls = " mTLS" if r["tls_ca"] else ""
+        click.echo(f"{r['id']:<{width}}  {r['state']:<10}  {r['party_id']}  {r['endpoint']}{mtls}")
+
+
+@partners_group.command("check")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def check_command(directory: Path) -> None:
+    """Validate partners.yaml: one line per problem naming file, partner and key; exit 1 if any."""
+    config = _config(directory)
+    problems = PartnerDirectory.check(config.directory)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"{PARTNERS_FILE}: ok")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(partners_group)

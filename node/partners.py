@@ -1,0 +1,148 @@
+"""PartnerDirectory: registered partners with their certificates, by id or by PartyId; reloadable."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from node.config import PARTNERS_FILE, ConfigError, PartnerConfig, load_partners
+
+__all__ = ["Partner", "PartnerDirectory", "load_certificates"]
+
+_SHA256 = hashes.SHA256()
+
+
+def load_certificates(
+    path: Path, *, file: str = PARTNERS_FILE, key: str = ""
+) -> tuple[x509.Certificate, ...]:
+    """Every PEM (or a single DER) certificate in `path`, or ConfigError naming the file and key."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(file, key, f"cannot read {path}: {exc.strerror}") from None
+    try:
+        if b"-----BEGIN" in data:
+            certs = tuple(x509.load_pem_x509_certificates(data))
+        else:
+            certs = (x509.load_der_x509_certificate(data),)
+    except ValueError:
+        raise ConfigError(file, key, f"{path.name} holds no X.509 certificate (PEM or DER)") from None
+    if not certs:
+        raise ConfigError(file, key, f"{path.name} holds no X.509 certificate")
+    return certs
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    """A partner's configuration with its certificates loaded."""
+
+    config: PartnerConfig
+    signing_certificates: tuple[x509.Certificate, ...]
+    tls_ca_certificates: tuple[x509.Certificate, ...]
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def party_id(self) -> str:
+        return self.config.party_id
+
+    @property
+    def endpoint(self) -> str:
+        return self.config.endpoint
+
+    @property
+    def encryption_certificate(self) -> x509.Certificate:
+        """The certificate we encrypt for: the first registered signing certificate."""
+        return self.signing_certificates[0]
+
+    @property
+    def pmode_overrides(self) -> Mapping[str, Any]:
+        return self.config.pmode
+
+
+def _load(directory: Path, errors: list[ConfigError] | None) -> tuple[Partner, ...]:
+    configs = load_partners(directory, collect=errors)
+    out: list[Partner] = []
+    for index, config in enumerate(configs):
+        prefix = f"partners[{index}]"
+        try:
+            signing = load_certificates(config.signing_cert, key=f"{prefix}.signing_cert")
+            tls_ca = (
+                load_certificates(config.tls_ca, key=f"{prefix}.tls_ca") if config.tls_ca is not None else ()
+            )
+        except ConfigError as exc:
+            exc = ConfigError(exc.file, exc.key, exc.message, partner=config.id)
+            if errors is None:
+                raise exc from None
+            errors.append(exc)
+            continue
+        out.append(Partner(config, signing, tls_ca))
+    return tuple(out)
+
+
+class PartnerDirectory:
+    """The partners of DIR/partners.yaml. `reload()` rereads the file; a bad file keeps the old registry."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._lock = threading.Lock()
+        self._by_id: dict[str, Partner] = {}
+        self._by_party: dict[str, list[Partner]] = {}
+        self.reload()
+
+    @classmethod
+    def check(cls, directory: Path) -> list[ConfigError]:
+        """Every problem in partners.yaml (and the certificate files it names)."""
+        errors: list[ConfigError] = []
+        try:
+            _load(Path(directory), errors)
+        except ConfigError as exc:
+            errors.append(exc)
+        return errors
+
+    def reload(self) -> None:
+        partners = _load(self.directory, None)
+        by_id = {p.id: p for p in partners}
+        by_party: dict[str, list[Partner]] = {}
+        for p in partners:
+            by_party.setdefault(p.party_id, []).append(p)
+        with self._lock:
+            self._by_id = by_id
+            self._by_party = by_party
+
+    def __iter__(self) -> Iterator[Partner]:
+        with self._lock:
+            return iter(tuple(self._by_id.values()))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def by_id(self, partner_id: str) -> Partner | None:
+        with self._lock:
+            return self._by_id.get(partner_id)
+
+    def by_party_id(self, party_id: str, party_id_type: str | None = None) -> Partner | None:
+        """The partner with this PartyId; with several (same value, different types) the type decides."""
+        with self._lock:
+            candidates = self._by_party.get(party_id, [])
+        if party_id_type is not None:
+            typed = [p for p in candidates if p.config.party_id_type == party_id_type]
+            if typed:
+                return typed[0]
+        return candidates[0] if len(candidates) == 1 else None
+
+    def tls_client_cas(self) -> tuple[x509.Certificate, ...]:
+        """The union of every partner's TLS CA: what the server asks client certificates to chain to."""
+        seen: dict[bytes, x509.Certificate] = {}
+        for partner in self:
+            for cert in partner.tls_ca_certificates:
+                seen.setdefault(cert.fingerprint(_SHA256), cert)
+        return tuple(seen.values())
