@@ -1,0 +1,1 @@
+"""Art. 10.3 connection test: plan, runs, minutes."""
