@@ -20,11 +20,14 @@ __all__ = [
     "Concatenation",
     "FileSlice",
     "InMemory",
+    "MemorySlice",
     "MemorySpool",
+    "SourceWindow",
     "Spool",
     "SpoolFactory",
     "drain",
     "read_all",
+    "slice_of",
 ]
 
 CHUNK = 64 * 1024
@@ -152,3 +155,65 @@ class Attachment:
     def __post_init__(self) -> None:
         if not self.content_id or "<" in self.content_id or self.content_id.startswith("cid:"):
             raise ValueError(f"bad Content-ID {self.content_id!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySlice:
+    """`length` bytes of `data` from `offset`, without copying them."""
+
+    data: bytes
+    offset: int
+    length: int
+
+    def __post_init__(self) -> None:
+        if self.offset < 0 or self.length < 0 or self.offset + self.length > len(self.data):
+            raise ValueError("memory slice outside its data")
+
+    @property
+    def size(self) -> int:
+        return self.length
+
+    def chunks(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        view = memoryview(self.data)
+        end = self.offset + self.length
+        for start in range(self.offset, end, chunk_size):
+            yield bytes(view[start : min(start + chunk_size, end)])
+
+
+@dataclass(frozen=True, slots=True)
+class SourceWindow:
+    """`length` bytes of any source from `offset` (reads and skips what comes before)."""
+
+    source: ByteSource
+    offset: int
+    length: int
+
+    def __post_init__(self) -> None:
+        if self.offset < 0 or self.length < 0 or self.offset + self.length > self.source.size:
+            raise ValueError("window outside its source")
+
+    @property
+    def size(self) -> int:
+        return self.length
+
+    def chunks(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        position = 0
+        end = self.offset + self.length
+        for block in self.source.chunks(chunk_size):
+            block_end = position + len(block)
+            if block_end > self.offset and position < end:
+                yield block[max(0, self.offset - position) : min(len(block), end - position)]
+            position = block_end
+            if position >= end:
+                return
+
+
+def slice_of(source: ByteSource, offset: int, length: int) -> ByteSource:
+    """A view of `length` bytes of `source` from `offset` that copies nothing up front."""
+    if isinstance(source, FileSlice):
+        return source.slice(offset, length)
+    if isinstance(source, InMemory):
+        return MemorySlice(source.data, offset, length)
+    if isinstance(source, MemorySlice):
+        return MemorySlice(source.data, source.offset + offset, length)
+    return SourceWindow(source, offset, length)
