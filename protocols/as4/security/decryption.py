@@ -1,0 +1,210 @@
+"""Decrypting SwA attachments encrypted for us, releasing nothing the GCM tag has not authenticated.
+
+Accepts every xenc:EncryptedKey in our wsse:Security whose key transport is in the table
+(xmlenc11 rsa-oaep with any declared digest and MGF, rsa-oaep-mgf1p), whatever key-reference
+style names the recipient (BST, IssuerSerial, SKI: when it can be resolved it must name our
+certificate), and AES-128/256-GCM EncryptedData with a `cid:` CipherReference. Any failure
+raises EbmsException(EBMS:0102).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator, Sequence
+from urllib.parse import unquote
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from lxml import etree
+
+from protocols.as4 import namespaces as ns
+from protocols.as4.errors import EbmsError, EbmsException
+from protocols.as4.payload import Attachment, ByteSource, SpoolFactory
+from protocols.as4.security.algorithms import (
+    SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM,
+    data_key_size,
+    oaep_padding,
+)
+from protocols.as4.security.header import id_index, qname, security
+from protocols.as4.security.tokens import matches, read_token_reference
+from protocols.as4.security.values import SigningIdentity
+
+__all__ = ["decrypt_attachments"]
+
+_IV_BYTES = 12
+_TAG_BYTES = 16
+
+
+def _fail(detail: str) -> EbmsException:
+    return EbmsException(EbmsError.FAILED_DECRYPTION, detail)
+
+
+def _child(parent: etree._Element, namespace: str, local: str) -> etree._Element | None:
+    found = [child for child in parent if child.tag == qname(namespace, local)]
+    if len(found) > 1:
+        raise _fail(f"more than one {local} in {etree.QName(parent).localname}")
+    return found[0] if found else None
+
+
+def _required(parent: etree._Element, namespace: str, local: str) -> etree._Element:
+    found = _child(parent, namespace, local)
+    if found is None:
+        raise _fail(f"{etree.QName(parent).localname} has no {local}")
+    return found
+
+
+def _b64decode(text: str | None, what: str) -> bytes:
+    try:
+        return base64.b64decode("".join((text or "").split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise _fail(f"{what} is not base64") from None
+
+
+def _check_addressee(encrypted_key: etree._Element, root: etree._Element, own: SigningIdentity) -> None:
+    key_info = _child(encrypted_key, ns.NS_DS, "KeyInfo")
+    if key_info is None:
+        return
+    reference = _child(key_info, ns.NS_WSSE, "SecurityTokenReference")
+    if reference is None:
+        return
+    named = read_token_reference(reference, root, _fail)
+    if not matches(named, own.certificate):
+        raise _fail(f"the EncryptedKey is addressed to another certificate ({named.style} reference)")
+
+
+def _content_key(encrypted_key: etree._Element, root: etree._Element, own: SigningIdentity) -> bytes:
+    method = _required(encrypted_key, ns.NS_XENC, "EncryptionMethod")
+    digest = _child(method, ns.NS_DS, "DigestMethod")
+    mgf = _child(method, ns.NS_XENC11, "MGF")
+    if _child(method, ns.NS_XENC, "OAEPparams") is not None:
+        raise _fail("OAEPparams are not accepted")
+    oaep = oaep_padding(
+        method.get("Algorithm"),
+        None if digest is None else digest.get("Algorithm"),
+        None if mgf is None else mgf.get("Algorithm"),
+    )
+    _check_addressee(encrypted_key, root, own)
+    value = _required(_required(encrypted_key, ns.NS_XENC, "CipherData"), ns.NS_XENC, "CipherValue")
+    try:
+        return own.private_key.decrypt(_b64decode(value.text, "EncryptedKey CipherValue"), oaep)
+    except ValueError:
+        raise _fail("the content key does not decrypt with our private key") from None
+
+
+def _gcm_plaintext(source: ByteSource, key: bytes, content_id: str) -> Iterator[bytes]:
+    """Plaintext blocks; the last step checks the tag, so a consumer must not release them before."""
+    if source.size < _IV_BYTES + _TAG_BYTES:
+        raise _fail(f"ciphertext of {content_id} is shorter than IV and tag")
+    chunks = source.chunks()
+    head = b""
+    for block in chunks:
+        head += block
+        if len(head) >= _IV_BYTES:
+            break
+    iv, held = head[:_IV_BYTES], head[_IV_BYTES:]
+    decryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).decryptor()
+    for block in chunks:
+        held += block
+        if len(held) > _TAG_BYTES:
+            yield decryptor.update(held[:-_TAG_BYTES])
+            held = held[-_TAG_BYTES:]
+    if len(held) < _TAG_BYTES:
+        raise _fail(f"ciphertext of {content_id} is shorter than IV and tag")
+    ciphertext, tag = held[:-_TAG_BYTES], held[-_TAG_BYTES:]
+    if ciphertext:
+        yield decryptor.update(ciphertext)
+    try:
+        yield decryptor.finalize_with_tag(tag)
+    except InvalidTag:
+        raise _fail(
+            f"AES-GCM tag of {content_id} does not verify (wrong key or altered ciphertext)"
+        ) from None
+
+
+def _decrypt_part(
+    encrypted_data: etree._Element, key: bytes, by_cid: dict[str, Attachment], spool_factory: SpoolFactory
+) -> Attachment:
+    data_id = encrypted_data.get("Id")
+    if encrypted_data.get("Type") != ns.SWA_ATTACHMENT_CONTENT_ONLY:
+        raise _fail(
+            f"EncryptedData {data_id} Type {encrypted_data.get('Type')} is not Attachment-Content-Only"
+        )
+    method = _required(encrypted_data, ns.NS_XENC, "EncryptionMethod")
+    if len(key) != data_key_size(method.get("Algorithm")):
+        raise _fail(f"content key of {len(key)} bytes does not fit {method.get('Algorithm')}")
+    cipher_data = _required(encrypted_data, ns.NS_XENC, "CipherData")
+    cipher_reference = _child(cipher_data, ns.NS_XENC, "CipherReference")
+    uri = "" if cipher_reference is None else cipher_reference.get("URI") or ""
+    if not uri.startswith("cid:"):
+        raise _fail(f"EncryptedData {data_id} has no cid: CipherReference (only attachments are decrypted)")
+    transforms = _child(cipher_reference, ns.NS_XENC, "Transforms")  # type: ignore[arg-type]
+    if transforms is not None:
+        for transform in transforms:
+            if (
+                isinstance(transform.tag, str)
+                and transform.get("Algorithm") != SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM
+            ):
+                raise _fail(f"CipherReference transform {transform.get('Algorithm')} is not accepted")
+    content_id = unquote(uri[4:])
+    attachment = by_cid.get(content_id)
+    if attachment is None:
+        raise _fail(f"encrypted attachment {content_id} is not in the message")
+    spool = spool_factory()
+    for block in _gcm_plaintext(attachment.source, key, content_id):
+        spool.write(block)
+    mime_type = encrypted_data.get("MimeType") or "application/octet-stream"
+    headers = tuple((name, value) for name, value in attachment.headers if name.lower() != "content-type")
+    return Attachment(content_id, mime_type, spool.finish(), headers)
+
+
+def decrypt_attachments(
+    envelope: etree._Element,
+    attachments: Sequence[Attachment],
+    own: SigningIdentity,
+    *,
+    spool: SpoolFactory,
+) -> tuple[Attachment, ...]:
+    """Every attachment, decrypted where the message encrypted it for us, in the original order.
+
+    The returned part carries EncryptedData/@MimeType as its type. A spool's source is returned
+    only after the GCM tag of that part verified.
+    """
+    header_security = security(envelope, _fail)
+    if header_security is None:
+        return tuple(attachments)
+    keys = [child for child in header_security if child.tag == qname(ns.NS_XENC, "EncryptedKey")]
+    all_data = [element for element in envelope.iter(qname(ns.NS_XENC, "EncryptedData"))]
+    if not keys:
+        if all_data:
+            raise _fail("EncryptedData without an EncryptedKey in wsse:Security")
+        return tuple(attachments)
+    ids = id_index(envelope)
+    by_cid = {attachment.content_id: attachment for attachment in attachments}
+    decrypted: dict[str, Attachment] = {}
+    done: set[int] = set()
+    for encrypted_key in keys:
+        key = _content_key(encrypted_key, envelope, own)
+        reference_list = _child(encrypted_key, ns.NS_XENC, "ReferenceList")
+        references = [] if reference_list is None else list(reference_list)
+        if not references:
+            raise _fail("EncryptedKey without a ReferenceList")
+        for reference in references:
+            if not isinstance(reference.tag, str):
+                continue
+            if reference.tag != qname(ns.NS_XENC, "DataReference"):
+                raise _fail(f"unsupported {etree.QName(reference).localname} in the ReferenceList")
+            uri = reference.get("URI") or ""
+            targets = ids.get(uri[1:], []) if uri.startswith("#") else []
+            if len(targets) != 1 or targets[0].tag != qname(ns.NS_XENC, "EncryptedData"):
+                raise _fail(f"DataReference {uri!r} does not resolve to exactly one EncryptedData")
+            if id(targets[0]) in done:
+                raise _fail(f"EncryptedData {uri} is referenced twice")
+            done.add(id(targets[0]))
+            part = _decrypt_part(targets[0], key, by_cid, spool)
+            if part.content_id in decrypted:
+                raise _fail(f"attachment {part.content_id} is encrypted twice")
+            decrypted[part.content_id] = part
+    if len(done) != len(all_data):
+        raise _fail("an EncryptedData is not referenced by any EncryptedKey")
+    return tuple(decrypted.get(attachment.content_id, attachment) for attachment in attachments)

@@ -1,0 +1,116 @@
+"""Signing an AS4 envelope: a ds:Signature in wsse:Security over Messaging, Body and attachments.
+
+WSS 1.1 §8 and the eDelivery AS4 profile §3.2.6: exclusive c14n SignedInfo, rsa-sha256, one
+ds:Reference for eb:Messaging, one for the SOAP Body (each with an exc-c14n transform) and one per
+attachment (`cid:`, SwA Attachment-Content-Signature-Transform, WSS SwA profile 1.1 §5.4).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+
+from cryptography.hazmat.primitives.asymmetric import padding
+from lxml import etree
+
+from protocols.as4 import namespaces as ns
+from protocols.as4.errors import EbmsError, EbmsException
+from protocols.as4.payload import Attachment
+from protocols.as4.security.algorithms import (
+    DEFAULT_SIGNATURE,
+    SignatureAlgorithms,
+    digest_name,
+    signature_hash,
+)
+from protocols.as4.security.canonical import attachment_digest, exc_c14n
+from protocols.as4.security.header import body, ensure_id, messaging, new_id, qname, security
+from protocols.as4.security.tokens import binary_security_token, security_token_reference
+from protocols.as4.security.values import KEY_REFERENCES, SignedReference, SigningIdentity
+
+__all__ = ["sign_envelope"]
+
+
+def _invalid(detail: str) -> ValueError:
+    return ValueError(f"cannot sign: {detail}")
+
+
+def _ds(parent: etree._Element, local: str, **attributes: str) -> etree._Element:
+    element = etree.SubElement(parent, qname(ns.NS_DS, local))
+    for name, value in attributes.items():
+        element.set(name, value)
+    return element
+
+
+def _reference(
+    signed_info: etree._Element, uri: str, transform: str, digest_method: str, digest_value: str
+) -> SignedReference:
+    reference = _ds(signed_info, "Reference", URI=uri)
+    _ds(_ds(reference, "Transforms"), "Transform", Algorithm=transform)
+    _ds(reference, "DigestMethod", Algorithm=digest_method)
+    _ds(reference, "DigestValue").text = digest_value
+    return SignedReference(uri, digest_method, digest_value, (transform,))
+
+
+def sign_envelope(
+    envelope: etree._Element,
+    attachments: Sequence[Attachment],
+    identity: SigningIdentity,
+    *,
+    algorithms: SignatureAlgorithms = DEFAULT_SIGNATURE,
+    key_reference: str = "bst",
+) -> tuple[SignedReference, ...]:
+    """Sign eb:Messaging, the Body and every attachment in place; the references as signed.
+
+    Attachments are digested in their current (plaintext, possibly compressed) form, so sign
+    before encrypting. Messaging and Body get a wsu:Id when they have none.
+    """
+    if key_reference not in KEY_REFERENCES:
+        raise _invalid(f"key reference must be one of {KEY_REFERENCES}, not {key_reference!r}")
+    target_messaging = messaging(envelope, _invalid)
+    target_body = body(envelope, _invalid)
+    header_security = security(envelope, _invalid, create=True)
+    assert header_security is not None
+    digest = digest_name(algorithms.digest_method)
+
+    token_id = None
+    if key_reference == "bst":
+        token, token_id = binary_security_token(identity.certificate)
+        header_security.append(token)
+
+    signature = etree.SubElement(header_security, qname(ns.NS_DS, "Signature"), nsmap={"ds": ns.NS_DS})
+    signature.set("Id", new_id("SIG"))
+    signed_info = _ds(signature, "SignedInfo")
+    _ds(signed_info, "CanonicalizationMethod", Algorithm=ns.ALG_C14N_EXCL)
+    _ds(signed_info, "SignatureMethod", Algorithm=algorithms.signature_method)
+
+    references = []
+    for element, prefix in ((target_messaging, "id-messaging"), (target_body, "id-body")):
+        element_id = ensure_id(element, prefix)
+        value = base64.b64encode(hashlib.new(digest, exc_c14n(element)).digest()).decode("ascii")
+        references.append(
+            _reference(signed_info, f"#{element_id}", ns.ALG_C14N_EXCL, algorithms.digest_method, value)
+        )
+    for attachment in attachments:
+        try:
+            value = attachment_digest(attachment, digest, EbmsError.OTHER)
+        except EbmsException as bad:
+            raise _invalid(bad.detail) from None
+        references.append(
+            _reference(
+                signed_info,
+                f"cid:{attachment.content_id}",
+                ns.SWA_ATTACHMENT_CONTENT_SIGNATURE_TRANSFORM,
+                algorithms.digest_method,
+                value,
+            )
+        )
+
+    signature_value = _ds(signature, "SignatureValue")
+    key_info = _ds(signature, "KeyInfo")
+    key_info.append(security_token_reference(key_reference, identity.certificate, token_id=token_id))
+    value = identity.private_key.sign(
+        exc_c14n(signed_info), padding.PKCS1v15(), signature_hash(algorithms.signature_method)
+    )
+    signature_value.text = base64.b64encode(value).decode("ascii")
+    return tuple(references)
