@@ -196,7 +196,8 @@ def _read_reference(
     raise _fail(f"reference {uri!r} is neither a same-document Id nor a cid: attachment")
 
 
-def _read_signed_info(signed_info: etree._Element) -> str:
+def _read_signed_info(signed_info: etree._Element) -> tuple[str, tuple[str, ...]]:
+    """The signature method and the InclusiveNamespaces prefixes of the SignedInfo canonicalisation."""
     allowed = {qname(ns.NS_DS, n) for n in ("CanonicalizationMethod", "SignatureMethod", "Reference")}
     for child in signed_info:
         if isinstance(child.tag, str) and child.tag not in allowed:
@@ -208,7 +209,7 @@ def _read_signed_info(signed_info: etree._Element) -> str:
     signature_hash(method.get("Algorithm"))
     if len(method):
         raise _fail("SignatureMethod parameters (HMACOutputLength) are not accepted")
-    return method.get("Algorithm") or ""
+    return method.get("Algorithm") or "", _inclusive_prefixes(c14n_method)
 
 
 def verify_envelope(
@@ -231,7 +232,7 @@ def verify_envelope(
         raise _fail(f"duplicate Id {duplicates[0]!r} in the message")
 
     signed_info = _one_ds(signature, "SignedInfo")
-    signature_method = _read_signed_info(signed_info)
+    signature_method, prefixes = _read_signed_info(signed_info)
     by_cid = {attachment.content_id: attachment for attachment in attachments}
     checks: dict[str, _Check] = {}
     for reference in _ds_children(signed_info, "Reference"):
@@ -250,7 +251,9 @@ def verify_envelope(
         raise _fail("the signing certificate does not hold an RSA key")
     value = _b64decode(_one_ds(signature, "SignatureValue").text, "SignatureValue")
     try:
-        public_key.verify(value, exc_c14n(signed_info), padding.PKCS1v15(), signature_hash(signature_method))
+        public_key.verify(
+            value, exc_c14n(signed_info, prefixes), padding.PKCS1v15(), signature_hash(signature_method)
+        )
     except InvalidSignature:
         raise _fail("SignatureValue does not verify with the signing certificate") from None
 
