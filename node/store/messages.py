@@ -1,0 +1,547 @@
+"""Message queries: create outbound, claim and settle sends, store inbound, find duplicates, list and count.
+
+Every function takes the caller's session (one transaction) and an aware UTC `now`; none commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from node.store.blobs import BlobRef
+from node.store.models import Direction, Message, MessageState, Payload
+
+__all__ = [
+    "MessageFilter",
+    "MessagePage",
+    "NewPayload",
+    "claim_due",
+    "count_by_partner",
+    "count_by_state",
+    "create_outbound",
+    "find_message",
+    "find_received",
+    "get_message",
+    "list_messages",
+    "mark_delivered",
+    "mark_failed",
+    "mark_retry",
+    "queue_depth",
+    "release_claims",
+    "renew_lease",
+    "resend",
+    "set_receipt",
+    "set_wire",
+    "store_inbound",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayload:
+    """A payload part to record: its bytes already in the blob store."""
+
+    blob: BlobRef
+    mime_type: str
+    content_id: str | None = None
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.mime_type:
+            raise ValueError("a payload needs a MIME type")
+
+
+def _add_payloads(message: Message, payloads: Sequence[NewPayload]) -> None:
+    for position, part in enumerate(payloads):
+        message.payloads.append(
+            Payload(
+                position=position,
+                content_id=part.content_id,
+                mime_type=part.mime_type,
+                blob_digest=part.blob.digest,
+                size=part.blob.size,
+                properties=dict(part.properties),
+            )
+        )
+
+
+# -- outbound ------------------------------------------------------------------------------------
+
+
+def create_outbound(
+    session: Session,
+    *,
+    partner_id: str,
+    message_id: str,
+    service: str,
+    action: str,
+    payloads: Sequence[NewPayload],
+    now: datetime,
+    service_type: str | None = None,
+    conversation_id: str | None = None,
+    ref_to_message_id: str | None = None,
+    from_party_id: str | None = None,
+    to_party_id: str | None = None,
+    agreement_ref: str | None = None,
+    pmode_id: str | None = None,
+    document_type: str | None = None,
+    ministry: str | None = None,
+    submission_id: str | None = None,
+    is_test: bool = False,
+    properties: Mapping[str, Any] | None = None,
+    not_before: datetime | None = None,
+) -> Message:
+    """A new outbound message in state `pending`, due at `not_before` (default now), with its payloads."""
+    message = Message(
+        direction=Direction.OUTBOUND,
+        message_id=message_id,
+        partner_id=partner_id,
+        service=service,
+        service_type=service_type,
+        action=action,
+        conversation_id=conversation_id,
+        ref_to_message_id=ref_to_message_id,
+        from_party_id=from_party_id,
+        to_party_id=to_party_id,
+        agreement_ref=agreement_ref,
+        pmode_id=pmode_id,
+        document_type=document_type,
+        ministry=ministry,
+        submission_id=submission_id,
+        is_test=is_test,
+        properties=dict(properties or {}),
+        state=MessageState.PENDING,
+        attempts=0,
+        next_attempt_at=not_before or now,
+        created_at=now,
+        updated_at=now,
+    )
+    _add_payloads(message, payloads)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def set_wire(session: Session, pk: int, *, digest: str, content_type: str, now: datetime) -> None:
+    """Record the built (signed, encrypted) message, sent byte-identical on every retry."""
+    session.execute(
+        update(Message)
+        .where(Message.id == pk)
+        .values(wire_digest=digest, wire_content_type=content_type, updated_at=now)
+    )
+
+
+def _due(now: datetime) -> Any:
+    return and_(
+        Message.direction == Direction.OUTBOUND,
+        or_(
+            and_(
+                Message.state == MessageState.PENDING,
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+            ),
+            # A claim whose holder died (kill -9) or hung: its lease ran out.
+            and_(Message.state == MessageState.SENDING, Message.lease_until < now),
+        ),
+    )
+
+
+def claim_due(
+    session: Session,
+    *,
+    claimer: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 16,
+    partner_id: str | None = None,
+) -> list[Message]:
+    """Claim up to `limit` due outbound messages, oldest first, for `lease`; each claim counts an attempt.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent claimers (threads, nodes) never get the
+    same message. SQLite: the write transaction holds the one database lock (BEGIN IMMEDIATE).
+    Commit promptly: the claim is only visible to others when the transaction commits.
+    """
+    if limit < 1:
+        raise ValueError("claim at least one message")
+    query = select(Message).where(_due(now))
+    if partner_id is not None:
+        query = query.where(Message.partner_id == partner_id)
+    query = query.order_by(Message.id).limit(limit).with_for_update(skip_locked=True, of=Message)
+    messages = list(session.scalars(query.execution_options(populate_existing=True)))
+    for message in messages:
+        message.state = MessageState.SENDING
+        message.claimed_by = claimer
+        message.lease_until = now + lease
+        message.attempts += 1
+        message.updated_at = now
+    session.flush()
+    return messages
+
+
+def renew_lease(session: Session, pk: int, *, claimer: str, until: datetime) -> bool:
+    """Extend a claim still held by `claimer` (a long send); False if it was lost."""
+    result = session.execute(
+        update(Message)
+        .where(Message.id == pk, Message.state == MessageState.SENDING, Message.claimed_by == claimer)
+        .values(lease_until=until)
+    )
+    return bool(result.rowcount)
+
+
+def release_claims(session: Session, *, claimer: str, now: datetime) -> int:
+    """Give back every message `claimer` holds (clean stop), due at once; the attempt is not counted."""
+    result = session.execute(
+        update(Message)
+        .where(Message.state == MessageState.SENDING, Message.claimed_by == claimer)
+        .values(
+            state=MessageState.PENDING,
+            claimed_by=None,
+            lease_until=None,
+            next_attempt_at=now,
+            attempts=Message.attempts - 1,
+            updated_at=now,
+        )
+    )
+    return result.rowcount or 0
+
+
+def mark_delivered(
+    session: Session,
+    pk: int,
+    *,
+    receipt_digest: str | None,
+    now: datetime,
+    receipt_content_type: str | None = None,
+    receipt_status: str = "valid",
+) -> bool:
+    """A verified receipt closes the message from any state (also a late receipt after `failed`).
+
+    False if it was already delivered (the first receipt stays).
+    """
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id == pk,
+            Message.direction == Direction.OUTBOUND,
+            Message.state != MessageState.DELIVERED,
+        )
+        .values(
+            state=MessageState.DELIVERED,
+            receipt_digest=receipt_digest,
+            receipt_content_type=receipt_content_type,
+            receipt_status=receipt_status,
+            claimed_by=None,
+            lease_until=None,
+            next_attempt_at=None,
+            last_error=None,
+            delivered_at=now,
+            sent_at=func.coalesce(Message.sent_at, now),
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def _settle_claim(session: Session, pk: int, claimer: str | None, values: dict[str, Any]) -> bool:
+    conditions = [Message.id == pk, Message.state == MessageState.SENDING]
+    if claimer is not None:
+        conditions.append(Message.claimed_by == claimer)
+    result = session.execute(update(Message).where(*conditions).values(**values))
+    return bool(result.rowcount)
+
+
+def mark_retry(
+    session: Session,
+    pk: int,
+    *,
+    claimer: str | None,
+    error: str,
+    next_attempt_at: datetime,
+    now: datetime,
+    receipt_status: str | None = None,
+) -> bool:
+    """Back to `pending`, due at `next_attempt_at`. False if `claimer` no longer holds the claim."""
+    return _settle_claim(
+        session,
+        pk,
+        claimer,
+        {
+            "state": MessageState.PENDING,
+            "claimed_by": None,
+            "lease_until": None,
+            "next_attempt_at": next_attempt_at,
+            "last_error": error,
+            "receipt_status": receipt_status,
+            "updated_at": now,
+        },
+    )
+
+
+def mark_failed(
+    session: Session,
+    pk: int,
+    *,
+    claimer: str | None,
+    error: str,
+    now: datetime,
+    receipt_status: str | None = None,
+) -> bool:
+    """`failed`: retries spent or a fatal error. False if `claimer` no longer holds the claim."""
+    return _settle_claim(
+        session,
+        pk,
+        claimer,
+        {
+            "state": MessageState.FAILED,
+            "claimed_by": None,
+            "lease_until": None,
+            "next_attempt_at": None,
+            "last_error": error,
+            "receipt_status": receipt_status,
+            "updated_at": now,
+        },
+    )
+
+
+def resend(session: Session, pk: int, *, now: datetime, reset_attempts: bool = True) -> bool:
+    """An operator's resend of a `failed` message: `pending` again, same MessageId and wire bytes."""
+    values: dict[str, Any] = {"state": MessageState.PENDING, "next_attempt_at": now, "updated_at": now}
+    if reset_attempts:
+        values["attempts"] = 0
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id == pk, Message.direction == Direction.OUTBOUND, Message.state == MessageState.FAILED
+        )
+        .values(**values)
+    )
+    return bool(result.rowcount)
+
+
+# -- inbound -------------------------------------------------------------------------------------
+
+
+def find_received(
+    session: Session, *, partner_id: str, message_id: str, since: datetime | None = None
+) -> Message | None:
+    """The inbound message `message_id` from `partner_id`, if received at or after `since`."""
+    query = select(Message).where(
+        Message.partner_id == partner_id,
+        Message.message_id == message_id,
+        Message.direction == Direction.INBOUND,
+    )
+    if since is not None:
+        query = query.where(Message.created_at >= since)
+    return session.scalars(query).one_or_none()
+
+
+def store_inbound(
+    session: Session,
+    *,
+    partner_id: str,
+    message_id: str,
+    service: str,
+    action: str,
+    payloads: Sequence[NewPayload],
+    now: datetime,
+    wire_digest: str | None,
+    wire_content_type: str | None = None,
+    receipt_digest: str | None = None,
+    receipt_content_type: str | None = None,
+    service_type: str | None = None,
+    conversation_id: str | None = None,
+    ref_to_message_id: str | None = None,
+    from_party_id: str | None = None,
+    to_party_id: str | None = None,
+    agreement_ref: str | None = None,
+    pmode_id: str | None = None,
+    document_type: str | None = None,
+    ministry: str | None = None,
+    is_test: bool = False,
+    properties: Mapping[str, Any] | None = None,
+    audit: Any = None,
+    audit_status: str = "receipt",
+) -> Message:
+    """A received message (state `received`), its payloads and, given an AuditLog, its audit record.
+
+    A second message with the same (partner, MessageId) raises IntegrityError at flush: check
+    `find_received` first; the unique constraint is the last line against a race.
+    """
+    message = Message(
+        direction=Direction.INBOUND,
+        message_id=message_id,
+        partner_id=partner_id,
+        service=service,
+        service_type=service_type,
+        action=action,
+        conversation_id=conversation_id,
+        ref_to_message_id=ref_to_message_id,
+        from_party_id=from_party_id,
+        to_party_id=to_party_id,
+        agreement_ref=agreement_ref,
+        pmode_id=pmode_id,
+        document_type=document_type,
+        ministry=ministry,
+        is_test=is_test,
+        properties=dict(properties or {}),
+        state=MessageState.RECEIVED,
+        attempts=0,
+        wire_digest=wire_digest,
+        wire_content_type=wire_content_type,
+        receipt_digest=receipt_digest,
+        receipt_content_type=receipt_content_type,
+        receipt_status="sent" if receipt_digest else None,
+        created_at=now,
+        updated_at=now,
+        delivered_at=None,
+    )
+    _add_payloads(message, payloads)
+    session.add(message)
+    session.flush()
+    if audit is not None:
+        audit.append(
+            session,
+            f"partner:{partner_id}",
+            "as4.receive",
+            f"message:{message_id}",
+            {
+                "service": service,
+                "action": action,
+                "payloads": [[p.blob.digest, p.blob.size] for p in payloads],
+                "test": is_test,
+            },
+            f"sha256:{wire_digest}" if wire_digest else None,
+            audit_status,
+            form="as4",
+            at=now,
+        )
+    return message
+
+
+def set_receipt(session: Session, pk: int, *, digest: str, content_type: str | None, now: datetime) -> None:
+    """Record the receipt answered for an inbound message (answered again to its duplicates)."""
+    session.execute(
+        update(Message)
+        .where(Message.id == pk)
+        .values(
+            receipt_digest=digest, receipt_content_type=content_type, receipt_status="sent", updated_at=now
+        )
+    )
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def get_message(session: Session, pk: int) -> Message | None:
+    return session.get(Message, pk)
+
+
+def find_message(
+    session: Session, message_id: str, *, direction: str | None = None, partner_id: str | None = None
+) -> Message | None:
+    """By AS4 MessageId (the newest if, across partners or directions, it is not unique)."""
+    query = select(Message).where(Message.message_id == message_id)
+    if direction is not None:
+        query = query.where(Message.direction == direction)
+    if partner_id is not None:
+        query = query.where(Message.partner_id == partner_id)
+    return session.scalars(query.order_by(Message.id.desc()).limit(1)).first()
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """What the console, the CLI and the API filter messages by; None means any."""
+
+    states: tuple[str, ...] = ()
+    direction: str | None = None
+    partner_id: str | None = None
+    document_type: str | None = None
+    ministry: str | None = None
+    submission_id: str | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    text: str | None = None  # a substring of the MessageId, ConversationId or RefToMessageId
+    is_test: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    items: tuple[Message, ...]
+    total: int
+    offset: int
+    limit: int
+
+
+def _filtered(query: Any, criteria: MessageFilter) -> Any:
+    if criteria.states:
+        query = query.where(Message.state.in_(criteria.states))
+    for column, value in (
+        (Message.direction, criteria.direction),
+        (Message.partner_id, criteria.partner_id),
+        (Message.document_type, criteria.document_type),
+        (Message.ministry, criteria.ministry),
+        (Message.submission_id, criteria.submission_id),
+        (Message.is_test, criteria.is_test),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if criteria.created_from is not None:
+        query = query.where(Message.created_at >= criteria.created_from)
+    if criteria.created_before is not None:
+        query = query.where(Message.created_at < criteria.created_before)
+    if criteria.text:
+        escaped = criteria.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        query = query.where(
+            or_(
+                Message.message_id.like(pattern, escape="\\"),
+                Message.conversation_id.like(pattern, escape="\\"),
+                Message.ref_to_message_id.like(pattern, escape="\\"),
+            )
+        )
+    return query
+
+
+def list_messages(
+    session: Session,
+    criteria: MessageFilter = MessageFilter(),
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    oldest_first: bool = False,
+) -> MessagePage:
+    """One page of messages (newest first unless `oldest_first`), payloads loaded, and the total."""
+    if limit < 1 or offset < 0:
+        raise ValueError("a page needs limit >= 1 and offset >= 0")
+    total = session.scalar(_filtered(select(func.count(Message.id)), criteria)) or 0
+    order = Message.id.asc() if oldest_first else Message.id.desc()
+    query = _filtered(select(Message), criteria).order_by(order).limit(limit).offset(offset)
+    return MessagePage(tuple(session.scalars(query)), total, offset, limit)
+
+
+def count_by_state(session: Session) -> dict[tuple[str, str], int]:
+    """{(direction, state): count} for metrics and the console's dashboard."""
+    query = select(Message.direction, Message.state, func.count()).group_by(Message.direction, Message.state)
+    return {(direction, state): count for direction, state, count in session.execute(query)}
+
+
+def count_by_partner(session: Session) -> dict[tuple[str, str, str], int]:
+    """{(partner_id, direction, state): count}."""
+    query = select(Message.partner_id, Message.direction, Message.state, func.count()).group_by(
+        Message.partner_id, Message.direction, Message.state
+    )
+    return {(partner, direction, state): count for partner, direction, state, count in session.execute(query)}
+
+
+def queue_depth(session: Session, *, partner_id: str | None = None) -> int:
+    """Outbound messages not yet settled: pending (due or waiting to retry) and being sent."""
+    query = select(func.count(Message.id)).where(
+        Message.direction == Direction.OUTBOUND,
+        Message.state.in_((MessageState.PENDING, MessageState.SENDING)),
+    )
+    if partner_id is not None:
+        query = query.where(Message.partner_id == partner_id)
+    return session.scalar(query) or 0

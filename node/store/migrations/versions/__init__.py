@@ -1,0 +1,1 @@
+"""Alembic revisions, one file each, chained by down_revision."""

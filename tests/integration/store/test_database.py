@@ -1,0 +1,71 @@
+"""Database: engine settings, transactions, and DB work off the reactor thread."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import pytest_twisted
+from sqlalchemy import text
+
+from node.store.database import Database, normalise_url
+from node.store.models import Partner
+
+
+def test_sqlite_runs_in_wal_with_full_sync_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    db = Database.open(f"sqlite:///{tmp_path}/var/node.db")
+    try:
+        with db.session() as session:
+            pragma = {
+                name: session.execute(text(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            }
+        assert pragma == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 30000}
+    finally:
+        db.close()
+
+
+def test_postgres_urls_use_psycopg_3() -> None:
+    assert normalise_url("postgresql://u@h/d").drivername == "postgresql+psycopg"
+    assert normalise_url("postgres://u@h/d").drivername == "postgresql+psycopg"
+    with pytest.raises(ValueError, match="unsupported"):
+        normalise_url("mysql://u@h/d")
+
+
+def test_a_session_commits_at_the_end_and_rolls_back_on_error(db: Database, now) -> None:
+    with db.session() as session:
+        session.add(Partner(id="kept", party_id="P1", state="registered", state_since=now))
+    with pytest.raises(RuntimeError), db.session() as session:
+        session.add(Partner(id="dropped", party_id="P2", state="registered", state_since=now))
+        session.flush()
+        raise RuntimeError("boom")
+    with db.read_session() as session:
+        assert [p.id for p in session.query(Partner).all()] == ["kept"]
+
+
+@pytest_twisted.inlineCallbacks
+def test_run_calls_the_function_in_a_pool_thread_in_one_transaction(db: Database, now):
+    reactor_thread = threading.get_ident()
+
+    def work(session, partner_id):
+        session.add(Partner(id=partner_id, party_id="P", state="registered", state_since=now))
+        return threading.get_ident()
+
+    worker = yield db.run(work, "th")
+    assert worker != reactor_thread
+    states = yield db.read(lambda session: session.query(Partner.id).all())
+    assert [row[0] for row in states] == ["th"]
+
+
+@pytest_twisted.inlineCallbacks
+def test_run_fails_the_deferred_and_rolls_back_when_the_function_raises(db: Database, now):
+    def work(session):
+        session.add(Partner(id="x", party_id="P", state="registered", state_since=now))
+        session.flush()
+        raise LookupError("nope")
+
+    with pytest.raises(LookupError):
+        yield db.run(work)
+    count = yield db.read(lambda session: session.query(Partner).count())
+    assert count == 0
