@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from protocols.as4.namespaces import PARTYID_TYPE_UNREGISTERED
+
 __all__ = [
     "DEFAULT_PARTY_ID_TYPE",
     "ENVIRONMENTS",
@@ -37,9 +39,7 @@ __all__ = [
 NODE_FILE = "node.yaml"
 PARTNERS_FILE = "partners.yaml"
 ENVIRONMENTS = ("sandbox", "production")
-# The ebCore "unregistered" party id type; the value lives here as the node's default
-# configuration (protocols.as4.namespaces holds the same URI for the wire).
-DEFAULT_PARTY_ID_TYPE = "urn:oasis:names:tc:ebcore:partyid-type:unregistered"
+DEFAULT_PARTY_ID_TYPE = PARTYID_TYPE_UNREGISTERED
 _PARTNER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _KNOWN_NODE_KEYS = frozenset(
     {"party_id", "party_id_type", "environment", "listen", "database", "keys", "limits", "sender", "spool"}

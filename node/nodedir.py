@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,14 @@ from cryptography.hazmat.primitives import serialization
 from certs.pki import generate_node_pki
 from node.config import NODE_FILE, PARTNERS_FILE, ConfigError, NodeConfig, is_loopback_host
 
-__all__ = ["PARTNERS_HEADER", "create_node_directory", "load_signing_identity", "write_yaml"]
+__all__ = [
+    "PARTNERS_HEADER",
+    "OpenNode",
+    "create_node_directory",
+    "load_signing_identity",
+    "open_node",
+    "write_yaml",
+]
 
 PARTNERS_HEADER = (
     "# The foreign gateways this node exchanges with. Edit, then `aswnode partners check DIR`.\n"
@@ -96,3 +104,30 @@ def load_signing_identity(config: NodeConfig) -> Any:
         return SigningIdentity(key, cert)  # type: ignore[arg-type]
     except ValueError as exc:
         raise ConfigError(NODE_FILE, "keys.signing_key", str(exc)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenNode:
+    """A node directory opened by a command: its configuration, database and blob store."""
+
+    config: NodeConfig
+    db: Any
+    blobs: Any
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_node(directory: Path) -> OpenNode:
+    """Open DIR for a command (ConfigError for a bad directory; the database schema is brought to head)."""
+    from node.store.blobs import BlobStore
+    from node.store.database import Database
+
+    config = NodeConfig.load(directory)
+    try:
+        db = Database.open(config.database_url)
+    except Exception as exc:
+        raise ConfigError(
+            NODE_FILE, "database.url", f"cannot open the database: {type(exc).__name__}"
+        ) from None
+    return OpenNode(config=config, db=db, blobs=BlobStore(config.blob_dir))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from node.config import NodeConfig, PartnerConfig
 
-__all__ = ["audit_append", "open_database", "partner_state", "partner_states", "record_partner_registered"]
+__all__ = ["open_database", "partner_state", "partner_states", "record_partner_registered"]
 
 SANDBOX_STATE = "active"
 PRODUCTION_STATE = "registered"
@@ -21,17 +21,9 @@ def open_database(config: NodeConfig) -> Any:
     return Database.open(config.database_url)
 
 
-def audit_append(session: Session, **fields: Any) -> None:
-    """Append an audit record when the audit log is there (node.audit); a no-op before it lands."""
-    try:
-        from node.audit import AuditLog
-    except ImportError:
-        return
-    AuditLog().append(session, **fields)
-
-
 def record_partner_registered(config: NodeConfig, partner: PartnerConfig) -> str:
     """The partner's row: `active` at once in a sandbox node, `registered` in production. Audited."""
+    from node.audit import AuditLog
     from node.store.models import Partner
 
     state = SANDBOX_STATE if config.is_sandbox else PRODUCTION_STATE
@@ -46,14 +38,15 @@ def record_partner_registered(config: NodeConfig, partner: PartnerConfig) -> str
             row.party_id_type = partner.party_id_type
             row.state = state
             row.state_reason = "sandbox: active on registration" if config.is_sandbox else "registered"
-            audit_append(
+            AuditLog().append(
                 session,
-                actor="operator:cli",
-                action="partner.register",
-                subject=f"partner:{partner.id}",
-                detail={"party_id": partner.party_id, "endpoint": partner.endpoint, "state": state},
-                request_digest=None,
-                status="ok",
+                "operator:cli",
+                "partner.register",
+                f"partner:{partner.id}",
+                {"party_id": partner.party_id, "endpoint": partner.endpoint, "state": state},
+                None,
+                "ok",
+                form="cli",
             )
     finally:
         db.close()
