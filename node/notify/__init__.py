@@ -1,0 +1,1 @@
+"""Notices of the legal procedure: rendering and delivery by e-mail."""
