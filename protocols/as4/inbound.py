@@ -1,0 +1,313 @@
+"""What we receive: read an AS4 request in stages (envelope, then keys), and read the answer to what we sent.
+
+The inbound order is declared here once (after phase4's AS4IncomingHandler):
+1. size limits, MIME, hardened XML, the SOAP 1.2 frame and eb:Messaging (`read_envelope`);
+   exactly one UserMessage or SignalMessage, every PartInfo cid: present.
+   The node then finds the partner by From/PartyId and chooses keys.
+2. decrypt (EBMS:0102), verify the signature by the partner's certificate (EBMS:0101),
+   decompress within a cap (EBMS:0303) (`open_user_message`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from lxml import etree
+
+from protocols.as4 import compression
+from protocols.as4.envelope import Messaging, find_body, find_messaging, parse_messaging
+from protocols.as4.errors import EbmsError, EbmsException
+from protocols.as4.limits import Limits
+from protocols.as4.mime import parse_content_type, parse_multipart
+from protocols.as4.model import ErrorDetail, PartInfo, Property, SignalMessage, UserMessage
+from protocols.as4.namespaces import NS_DS, NS_S12, NS_WSSE, NS_XENC, SOAP12_MEDIA_TYPE
+from protocols.as4.outbound import OutboundMessage
+from protocols.as4.payload import Attachment, ByteSource, InMemory, SpoolFactory, read_all
+from protocols.as4.receipt import check_receipt
+from protocols.as4.security import (
+    SignedReference,
+    SigningIdentity,
+    VerifiedSignature,
+    decrypt_attachments,
+    verify_envelope,
+)
+from protocols.as4.xml import parse_xml
+
+__all__ = [
+    "Envelope",
+    "ErrorOutcome",
+    "Limits",
+    "ReceiptOutcome",
+    "ReceivedPayload",
+    "ReceivedUserMessage",
+    "open_user_message",
+    "read_envelope",
+    "read_response",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """Stage 1 of an inbound message: parsed and checked, nothing decrypted or verified yet."""
+
+    root: etree._Element
+    message: UserMessage | SignalMessage
+    attachments: tuple[Attachment, ...]
+
+    @property
+    def message_id(self) -> str:
+        return self.message.message_info.message_id
+
+    @property
+    def user_message(self) -> UserMessage | None:
+        return self.message if isinstance(self.message, UserMessage) else None
+
+    @property
+    def signal_message(self) -> SignalMessage | None:
+        return self.message if isinstance(self.message, SignalMessage) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedPayload:
+    """One payload as the application sent it: decrypted, verified, decompressed."""
+
+    part_info: PartInfo
+    content_id: str | None
+    mime_type: str
+    source: ByteSource
+
+    @property
+    def properties(self) -> tuple[Property, ...]:
+        return self.part_info.part_properties
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedUserMessage:
+    envelope: Envelope
+    user_message: UserMessage
+    payloads: tuple[ReceivedPayload, ...]
+    signature: VerifiedSignature | None
+
+    @property
+    def signed_references(self) -> tuple[SignedReference, ...]:
+        return self.signature.references if self.signature is not None else ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptOutcome:
+    """A receipt that verified: signed by the partner, for our message, repeating our digests."""
+
+    signal: SignalMessage
+    signature: VerifiedSignature
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorOutcome:
+    """The partner refused our message with these ebMS errors."""
+
+    signal: SignalMessage | None
+    errors: tuple[ErrorDetail, ...]
+
+
+# ---------------------------------------------------------------------------------- stage 1
+
+
+def read_envelope(body: ByteSource, content_type: str, *, limits: Limits = Limits()) -> Envelope:
+    """MIME, hardened XML and eb:Messaging of an inbound body: exactly one message, all parts present."""
+    if body.size > limits.max_message_bytes:
+        raise EbmsException(EbmsError.OTHER, f"message of {body.size} bytes is over the limit")
+    media_type = parse_content_type(content_type or "").media_type
+    attachments: tuple[Attachment, ...] = ()
+    if media_type == "multipart/related":
+        root_bytes, attachments = parse_multipart(body, content_type, limits=limits)
+    elif media_type in (SOAP12_MEDIA_TYPE, "text/xml", "application/xml"):
+        if body.size > limits.max_xml_bytes:
+            raise EbmsException(EbmsError.OTHER, "the SOAP envelope is over the XML size limit")
+        root_bytes = read_all(body, limits.max_xml_bytes)
+    else:
+        raise EbmsException(EbmsError.MIME_INCONSISTENCY, f"content type {media_type} is not SOAP 1.2 or SwA")
+    root = parse_xml(root_bytes, max_bytes=limits.max_xml_bytes, max_depth=limits.max_xml_depth)
+    messaging = parse_messaging(find_messaging(root))
+    message = _exactly_one(messaging)
+    ref = message.message_info.message_id
+    if isinstance(message, UserMessage):
+        try:
+            _check_parts(message, attachments)
+        except EbmsException as exc:
+            raise exc.with_ref(ref) from None
+    return Envelope(root, message, attachments)
+
+
+def _exactly_one(messaging: Messaging) -> UserMessage | SignalMessage:
+    found: list[UserMessage | SignalMessage] = [*messaging.user_messages, *messaging.signal_messages]
+    if not found:
+        raise EbmsException(EbmsError.INVALID_HEADER, "eb:Messaging holds no UserMessage or SignalMessage")
+    if len(found) > 1:
+        # AS4 profile §2.1.1: no bundling; phase4 answers two messages with ValueInconsistent.
+        raise EbmsException(
+            EbmsError.VALUE_INCONSISTENT,
+            f"eb:Messaging holds {len(found)} messages; exactly one is allowed",
+            ref_to_message_id=found[0].message_info.message_id,
+        )
+    return found[0]
+
+
+def _check_parts(message: UserMessage, attachments: Sequence[Attachment]) -> None:
+    present = {a.content_id for a in attachments}
+    wanted = {p.content_id for p in message.payload_info if p.content_id is not None}
+    for content_id in sorted(wanted - present):
+        raise EbmsException(
+            EbmsError.EXTERNAL_PAYLOAD_ERROR, f"no MIME part for PartInfo cid:{content_id[:80]}"
+        )
+    for content_id in sorted(present - wanted):
+        raise EbmsException(
+            EbmsError.VALUE_INCONSISTENT, f"MIME part {content_id[:80]} is not referenced by any PartInfo"
+        )
+
+
+# ---------------------------------------------------------------------------------- stage 2
+
+
+def open_user_message(
+    envelope: Envelope,
+    *,
+    sender_certificates: Sequence[x509.Certificate],
+    own: SigningIdentity,
+    require_encryption: bool,
+    limits: Limits = Limits(),
+    spool: SpoolFactory,
+) -> ReceivedUserMessage:
+    """Decrypt, verify (the signer must be one of `sender_certificates`), decompress."""
+    message = envelope.user_message
+    if message is None:
+        raise EbmsException(EbmsError.VALUE_INCONSISTENT, "expected a UserMessage, got a signal")
+    ref = message.message_id
+    try:
+        return _open(envelope, message, sender_certificates, own, require_encryption, limits, spool)
+    except EbmsException as exc:
+        raise exc.with_ref(ref) from None
+
+
+def _has_signature(root: etree._Element) -> bool:
+    header = root.find(f"{{{NS_S12}}}Header")
+    if header is None:
+        return False
+    return any(s.find(f"{{{NS_DS}}}Signature") is not None for s in header.findall(f"{{{NS_WSSE}}}Security"))
+
+
+def _open(
+    envelope: Envelope,
+    message: UserMessage,
+    sender_certificates: Sequence[x509.Certificate],
+    own: SigningIdentity,
+    require_encryption: bool,
+    limits: Limits,
+    spool: SpoolFactory,
+) -> ReceivedUserMessage:
+    root = envelope.root
+    if not _has_signature(root):
+        raise EbmsException(EbmsError.POLICY_NONCOMPLIANCE, "the message is not signed")
+    if require_encryption:
+        encrypted = {
+            (c.get("URI") or "")[4:]
+            for c in root.iter(f"{{{NS_XENC}}}CipherReference")
+            if (c.get("URI") or "").startswith("cid:")
+        }
+        for attachment in envelope.attachments:
+            if attachment.content_id not in encrypted:
+                raise EbmsException(
+                    EbmsError.POLICY_NONCOMPLIANCE, f"payload {attachment.content_id[:80]} is not encrypted"
+                )
+    attachments = decrypt_attachments(root, envelope.attachments, own, spool=spool)
+    required = [p.content_id for p in message.payload_info if p.content_id is not None]
+    signature = verify_envelope(root, attachments, trusted=sender_certificates, required_attachments=required)
+    by_cid = {a.content_id: a for a in attachments}
+    payloads = []
+    for part in message.payload_info:
+        if part.content_id is None:
+            payloads.append(_body_payload(root, part))
+            continue
+        attachment = by_cid[part.content_id]
+        source = attachment.source
+        if part.compressed:
+            source = compression.decompress(source, spool(), max_bytes=limits.max_decompressed_bytes)
+            mime_type = part.mime_type or "application/octet-stream"
+        else:
+            mime_type = part.mime_type or attachment.mime_type
+        payloads.append(ReceivedPayload(part, part.content_id, mime_type, source))
+    return ReceivedUserMessage(envelope, message, tuple(payloads), signature)
+
+
+def _body_payload(root: etree._Element, part: PartInfo) -> ReceivedPayload:
+    body = find_body(root)
+    children = [c for c in body if isinstance(c.tag, str)] if body is not None else []
+    if len(children) != 1:
+        raise EbmsException(
+            EbmsError.EXTERNAL_PAYLOAD_ERROR, "the PartInfo names the SOAP Body, which holds no payload"
+        )
+    data = etree.tostring(children[0], method="c14n", exclusive=True)
+    return ReceivedPayload(part, None, part.mime_type or "application/xml", InMemory(data))
+
+
+# ---------------------------------------------------------------------------------- responses
+
+
+def read_response(
+    body: ByteSource,
+    content_type: str,
+    *,
+    sent: OutboundMessage,
+    partner_certificates: Sequence[x509.Certificate],
+    limits: Limits = Limits(),
+) -> ReceiptOutcome | ErrorOutcome:
+    """The partner's synchronous answer to `sent`: a verified receipt, or its errors.
+
+    Anything else (no receipt, a receipt that does not verify, refers to another message or
+    does not repeat exactly our signed digests) raises EBMS:0302 (EBMS:0301 for an empty answer).
+    """
+    ref = sent.message_id
+    if body.size == 0:
+        raise EbmsException(EbmsError.MISSING_RECEIPT, "the response is empty", ref_to_message_id=ref)
+    try:
+        envelope = read_envelope(body, content_type, limits=limits)
+    except EbmsException as exc:
+        fault = _soap_fault(body, content_type, limits)
+        if fault is not None:
+            return ErrorOutcome(None, (ErrorDetail(EbmsError.OTHER, detail=fault, ref_to_message_id=ref),))
+        raise EbmsException(
+            EbmsError.INVALID_RECEIPT, f"unreadable response: {exc}", ref_to_message_id=ref
+        ) from None
+    signal = envelope.signal_message
+    if signal is None:
+        raise EbmsException(
+            EbmsError.INVALID_RECEIPT, "the response is a UserMessage, not a signal", ref_to_message_id=ref
+        )
+    if signal.errors:
+        return ErrorOutcome(signal, signal.errors)
+    try:
+        signature = verify_envelope(
+            envelope.root, envelope.attachments, trusted=partner_certificates, required_attachments=()
+        )
+    except EbmsException as exc:
+        raise EbmsException(
+            EbmsError.INVALID_RECEIPT, f"receipt signature: {exc.detail}", ref_to_message_id=ref
+        ) from None
+    check_receipt(signal, sent_message_id=ref, signed=sent.signed_references)
+    return ReceiptOutcome(signal, signature)
+
+
+def _soap_fault(body: ByteSource, content_type: str, limits: Limits) -> str | None:
+    """The Reason text of a bare SOAP 1.2 Fault (no eb:Messaging), if that is what the body is."""
+    try:
+        if parse_content_type(content_type or "").media_type != SOAP12_MEDIA_TYPE:
+            return None
+        root = parse_xml(read_all(body, limits.max_xml_bytes), max_bytes=limits.max_xml_bytes)
+    except (EbmsException, ValueError):
+        return None
+    fault = root.find(f"{{{NS_S12}}}Body/{{{NS_S12}}}Fault")
+    if fault is None:
+        return None
+    reason = " ".join(t.strip() for t in fault.itertext() if t.strip())
+    return f"SOAP Fault: {reason[:500]}"

@@ -1,0 +1,206 @@
+"""What we send: user messages (compress, sign, encrypt), NRR receipts and error signals, as wire bytes."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+
+from protocols.as4 import compression
+from protocols.as4.envelope import build_envelope
+from protocols.as4.errors import EbmsException
+from protocols.as4.mime import build_multipart
+from protocols.as4.model import (
+    ErrorDetail,
+    MessageInfo,
+    PartInfo,
+    Property,
+    Receipt,
+    SignalMessage,
+    UserMessage,
+)
+from protocols.as4.namespaces import COMPRESSION_GZIP, SOAP12_MEDIA_TYPE
+from protocols.as4.payload import Attachment, ByteSource, InMemory, SpoolFactory
+from protocols.as4.pmode import PMode
+from protocols.as4.receipt import non_repudiation_information, receipt_of, user_message_copy
+from protocols.as4.security import (
+    EncryptionAlgorithms,
+    SignatureAlgorithms,
+    SignedReference,
+    SigningIdentity,
+    encrypt_attachments,
+    sign_envelope,
+)
+from protocols.as4.xml import serialize
+
+if TYPE_CHECKING:
+    from protocols.as4.inbound import ReceivedUserMessage
+
+__all__ = ["OutboundMessage", "Payload", "build_error_signal", "build_receipt", "build_user_message"]
+
+SOAP_CONTENT_TYPE = f"{SOAP12_MEDIA_TYPE}; charset=UTF-8"
+_RESERVED_PART_PROPERTIES = frozenset({"MimeType", "CompressionType"})
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """An application payload before compression: becomes one MIME part and one PartInfo."""
+
+    content_id: str
+    mime_type: str
+    source: ByteSource
+    properties: tuple[Property, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (
+            not self.content_id
+            or any(c in self.content_id for c in "<> \r\n")
+            or self.content_id.startswith("cid:")
+        ):
+            raise ValueError(f"bad payload Content-ID {self.content_id!r}")
+        if not self.mime_type or "\n" in self.mime_type or "\r" in self.mime_type:
+            raise ValueError("a payload needs a MIME type")
+        for prop in self.properties:
+            if prop.name in _RESERVED_PART_PROPERTIES:
+                raise ValueError(
+                    f"part property {prop.name} is set by the compression feature, not by the caller"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message ready for the wire: its HTTP Content-Type and body, and what we signed (for the receipt)."""
+
+    message_id: str
+    content_type: str
+    body: ByteSource
+    signed_references: tuple[SignedReference, ...] = ()
+
+
+def _signature_algorithms(pmode: PMode) -> SignatureAlgorithms:
+    return SignatureAlgorithms(pmode.security.signature_algorithm, pmode.security.digest_algorithm)
+
+
+def _encryption_algorithms(pmode: PMode) -> EncryptionAlgorithms:
+    security = pmode.security
+    return EncryptionAlgorithms(key_transport=security.key_transport, mgf=security.mgf,
+                                data_encryption=security.encryption_algorithm)  # fmt: skip
+
+
+def build_user_message(
+    message: UserMessage,
+    payloads: Sequence[Payload],
+    pmode: PMode,
+    *,
+    signing: SigningIdentity,
+    recipient_certificate: x509.Certificate | None,
+    spool: SpoolFactory,
+    boundary: str,
+) -> OutboundMessage:
+    """The UserMessage with `payloads` as SwA parts, in the order AS4 requires: compress, sign, encrypt.
+
+    PayloadInfo is derived from `payloads` (one PartInfo per payload with MimeType, and
+    CompressionType when the P-Mode compresses); any PayloadInfo already in `message` is replaced.
+    """
+    if len({p.content_id for p in payloads}) != len(payloads):
+        raise ValueError("two payloads share a Content-ID")
+    if pmode.security.encrypt and payloads and recipient_certificate is None:
+        raise ValueError("the P-Mode encrypts but no recipient certificate was given")
+    attachments: list[Attachment] = []
+    parts: list[PartInfo] = []
+    for payload in payloads:
+        properties = [Property("MimeType", payload.mime_type)]
+        if pmode.compress:
+            properties.append(Property("CompressionType", COMPRESSION_GZIP))
+            source = compression.compress(payload.source, spool())
+            attachments.append(Attachment(payload.content_id, COMPRESSION_GZIP, source))
+        else:
+            attachments.append(Attachment(payload.content_id, payload.mime_type, payload.source))
+        parts.append(PartInfo(f"cid:{payload.content_id}", (*properties, *payload.properties)))
+    message = dataclasses.replace(message, payload_info=tuple(parts))
+    envelope = build_envelope(message)
+    references: tuple[SignedReference, ...] = ()
+    if pmode.security.sign:
+        references = sign_envelope(
+            envelope,
+            attachments,
+            signing,
+            algorithms=_signature_algorithms(pmode),
+            key_reference=pmode.security.signature_key_reference,
+        )
+    wire: Sequence[Attachment] = attachments
+    if pmode.security.encrypt and attachments:
+        assert recipient_certificate is not None
+        wire = encrypt_attachments(
+            envelope,
+            attachments,
+            recipient_certificate,
+            algorithms=_encryption_algorithms(pmode),
+            key_reference=pmode.security.encryption_key_reference,
+            spool=spool,
+        )
+    root = serialize(envelope)
+    if not wire:
+        return OutboundMessage(message.message_id, SOAP_CONTENT_TYPE, InMemory(root), references)
+    content_type, body = build_multipart(
+        root, wire, boundary=boundary, root_content_id=f"root.{boundary}@aswnode"
+    )
+    return OutboundMessage(message.message_id, content_type, body, references)
+
+
+def build_receipt(
+    received: ReceivedUserMessage, *, signing: SigningIdentity, message_id: str, now: datetime
+) -> OutboundMessage:
+    """The signed receipt for a user message we accepted (soap+xml, no attachments).
+
+    For a signed message it is an NRR receipt repeating every ds:Reference we verified;
+    for an unsigned one (only when a P-Mode allows it) it carries a copy of the eb:UserMessage.
+    """
+    info = MessageInfo(message_id, now, ref_to_message_id=received.user_message.message_id)
+    if received.signature is not None:
+        content = non_repudiation_information(received.envelope.root, received.signature)
+        receipt = receipt_of(received.signature.references)
+    else:
+        content = user_message_copy(received.envelope.root)
+        receipt = Receipt()
+    envelope = build_envelope(SignalMessage(info, receipt=receipt), receipt_content=(content,))
+    references = sign_envelope(envelope, (), signing)
+    return OutboundMessage(message_id, SOAP_CONTENT_TYPE, InMemory(serialize(envelope)), references)
+
+
+def build_error_signal(
+    errors: Sequence[EbmsException], *, signing: SigningIdentity | None, message_id: str, now: datetime
+) -> OutboundMessage:
+    """An ebMS3 Error signal (§6.2) with one eb:Error per exception; signed when an identity is given.
+
+    RefToMessageId is set when all errors refer to the same message.
+    """
+    if not errors:
+        raise ValueError("an error signal needs at least one error")
+    refs = {e.ref_to_message_id for e in errors}
+    ref = next(iter(refs)) if len(refs) == 1 else None
+    details = tuple(
+        ErrorDetail(e.error, detail=e.detail, ref_to_message_id=e.ref_to_message_id, origin=_origin(e))
+        for e in errors
+    )
+    envelope = build_envelope(
+        SignalMessage(MessageInfo(message_id, now, ref_to_message_id=ref), errors=details)
+    )
+    references: tuple[SignedReference, ...] = ()
+    if signing is not None:
+        references = sign_envelope(envelope, (), signing)
+    return OutboundMessage(message_id, SOAP_CONTENT_TYPE, InMemory(serialize(envelope)), references)
+
+
+def _origin(error: EbmsException) -> str:
+    """eb:Error/@origin (ebMS 3.0 Core §6.2.4): the module that found the problem."""
+    code = error.error.code
+    if code.startswith("EBMS:01"):
+        return "security"
+    if code.startswith("EBMS:02"):
+        return "reliability"
+    return "ebMS"

@@ -1,0 +1,100 @@
+"""AS4 non-repudiation receipts (AS4 profile §5.1.8): build one for what we verified, check one we got."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+from lxml import etree
+
+from protocols.as4.errors import EbmsError, EbmsException
+from protocols.as4.model import MessagePartReference, Receipt, SignalMessage
+from protocols.as4.namespaces import NS_DS, NS_EB, NS_EBBP, NS_WSSE
+from protocols.as4.security import SignedReference, VerifiedSignature
+
+__all__ = ["check_receipt", "non_repudiation_information", "receipt_of", "user_message_copy"]
+
+_INVALID = EbmsError.INVALID_RECEIPT
+
+
+def _signed_info_references(envelope: etree._Element) -> list[etree._Element]:
+    references: list[etree._Element] = []
+    for security in envelope.iter(f"{{{NS_WSSE}}}Security"):
+        for signature in security.findall(f"{{{NS_DS}}}Signature"):
+            signed_info = signature.find(f"{{{NS_DS}}}SignedInfo")
+            if signed_info is not None:
+                references.extend(signed_info.findall(f"{{{NS_DS}}}Reference"))
+    return references
+
+
+def non_repudiation_information(envelope: etree._Element, verified: VerifiedSignature) -> etree._Element:
+    """ebbp:NonRepudiationInformation with one MessagePartNRInformation per verified ds:Reference.
+
+    Each ds:Reference is copied verbatim from the received SignedInfo (transforms included),
+    as WSS4J-based MSHs and the eDelivery profile expect; the digests are the ones we checked.
+    """
+    wanted = {(r.uri, r.digest_method, "".join(r.digest_value.split())) for r in verified.references}
+    nri = etree.Element(f"{{{NS_EBBP}}}NonRepudiationInformation", nsmap={"ebbp": NS_EBBP, "ds": NS_DS})
+    copied: set[tuple[str, str, str]] = set()
+    for reference in _signed_info_references(envelope):
+        key = _reference_key(reference).key()
+        if key in wanted and key not in copied:
+            part = etree.SubElement(nri, f"{{{NS_EBBP}}}MessagePartNRInformation")
+            part.append(copy.deepcopy(reference))
+            copied.add(key)
+    if copied != wanted:
+        raise ValueError("the verified references are not all in the envelope's SignedInfo")
+    return nri
+
+
+def user_message_copy(envelope: etree._Element) -> etree._Element:
+    """A copy of the received eb:UserMessage: the receipt content when the message was not signed."""
+    found = envelope.find(f".//{{{NS_EB}}}Messaging/{{{NS_EB}}}UserMessage")
+    if found is None:
+        raise ValueError("no eb:UserMessage to acknowledge")
+    return copy.deepcopy(found)
+
+
+def receipt_of(references: Sequence[SignedReference]) -> Receipt:
+    return Receipt(tuple(MessagePartReference(r.uri, r.digest_method, r.digest_value) for r in references))
+
+
+def check_receipt(
+    signal: SignalMessage, *, sent_message_id: str, signed: Sequence[SignedReference]
+) -> Receipt:
+    """The receipt in `signal` if it acknowledges exactly what we sent, else EBMS:0302.
+
+    The signature over the receipt is checked by the caller (inbound.read_response).
+    """
+    receipt = signal.receipt
+    if receipt is None:
+        raise EbmsException(_INVALID, "the signal carries no receipt", ref_to_message_id=sent_message_id)
+    if signal.message_info.ref_to_message_id != sent_message_id:
+        raise EbmsException(
+            _INVALID,
+            f"the receipt refers to {signal.message_info.ref_to_message_id!r}, not to the message we sent",
+            ref_to_message_id=sent_message_id,
+        )
+    if signed:
+        got = [r.key() for r in receipt.references]
+        expected = {(r.uri, r.digest_method, "".join(r.digest_value.split())) for r in signed}
+        if len(got) != len(set(got)) or set(got) != expected:
+            missing = len(expected - set(got))
+            extra = len(set(got) - expected)
+            raise EbmsException(
+                _INVALID,
+                f"the receipt's NonRepudiationInformation does not match our signature "
+                f"({missing} reference(s) missing or different, {extra} unexpected)",
+                ref_to_message_id=sent_message_id,
+            )
+    return receipt
+
+
+def _reference_key(reference: etree._Element) -> MessagePartReference:
+    method = reference.find(f"{{{NS_DS}}}DigestMethod")
+    value = reference.find(f"{{{NS_DS}}}DigestValue")
+    return MessagePartReference(
+        uri=reference.get("URI") or "",
+        digest_method=(method.get("Algorithm") or "") if method is not None else "",
+        digest_value="".join((value.text or "").split()) if value is not None else "",
+    )
