@@ -1,0 +1,132 @@
+"""Message pages: search (id, partner, state, date, document type), detail with receipt and error, resend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.threads import deferToThreadPool
+
+from node.console import queries
+from node.console.web import ConsoleRequest, NotFound, Redirect, Response, Route, url
+from node.store.blobs import BlobMissing
+from node.store.messages import MessageFilter, list_messages, resend
+from node.store.models import MessageState
+
+if TYPE_CHECKING:
+    from node.console.app import Console
+
+__all__ = ["ROUTES", "parse_day"]
+
+PAGE = 50
+_RECEIPT_SHOWN = 64 * 1024
+STATES = tuple(s.value for s in MessageState)
+
+
+def parse_day(text: str) -> datetime | None:
+    """`YYYY-MM-DD` (a UTC day) or None; nonsense is ignored rather than guessed."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC) if text else None
+    except ValueError:
+        return None
+
+
+def _criteria(req: ConsoleRequest) -> MessageFilter:
+    until = parse_day(req.get("until"))
+    state = req.get("state")
+    return MessageFilter(
+        states=(state,) if state in STATES else (),
+        direction=req.get("direction") or None,
+        partner_id=req.get("partner") or None,
+        document_type=req.get("document_type") or None,
+        created_from=parse_day(req.get("since")),
+        created_before=until + timedelta(days=1) if until else None,
+        text=req.get("id") or None,
+    )
+
+
+async def message_search(console: Console, req: ConsoleRequest) -> Response:
+    try:
+        offset = max(0, int(req.get("offset", "0")))
+    except ValueError:
+        offset = 0
+    page = await console.ctx.db.read(lambda s: list_messages(s, _criteria(req), limit=PAGE, offset=offset))
+    return console.render(
+        req,
+        "messages.html",
+        messages=page.items,
+        total=page.total,
+        offset=offset,
+        page=PAGE,
+        states=STATES,
+        partners=sorted(p.id for p in console.ctx.partners),
+        q={k: v for k, v in req.params.items() if k != "offset"},
+    )
+
+
+def _blob_text(ctx: Any, digest: str | None) -> str | None:
+    if not digest:
+        return None
+    try:
+        path = ctx.blobs.path(digest)
+        with open(path, "rb") as f:
+            data = f.read(_RECEIPT_SHOWN + 1)
+    except (BlobMissing, OSError):
+        return "(the stored copy is missing)"
+    text = data[:_RECEIPT_SHOWN].decode("utf-8", "replace")
+    return text + ("\n… (cut at 64 KiB)" if len(data) > _RECEIPT_SHOWN else "")
+
+
+async def message_detail(console: Console, req: ConsoleRequest, pk: str) -> Response:
+    found = await console.ctx.db.read(queries.message_by_pk, int(pk))
+    if found is None:
+        raise NotFound(pk)
+    message, deliveries = found
+    history = await console.ctx.db.read(
+        lambda s: queries.audit_records(s, subject=f"message:{message.message_id}", limit=50)
+    )
+    reactor = console.ctx.reactor
+    receipt = await deferToThreadPool(
+        reactor, reactor.getThreadPool(), _blob_text, console.ctx, message.receipt_digest
+    )
+    flash = {"resent": "Queued again: the sender will send it with the same MessageId and bytes."}.get(
+        req.get("done"), ""
+    )
+    return console.render(
+        req, "message.html", m=message, deliveries=deliveries, history=history, receipt=receipt, flash=flash
+    )
+
+
+async def message_resend(console: Console, req: ConsoleRequest, pk: str) -> Redirect | Response:
+    ctx = console.ctx
+    now = ctx.clock()
+
+    def apply(session: Any) -> str | None:
+        found = queries.message_by_pk(session, int(pk))
+        if found is None:
+            return None
+        message = found[0]
+        done = resend(session, message.id, now=now)
+        console.audit_in(
+            session,
+            req,
+            "message.resend",
+            f"message:{message.message_id}",
+            {"partner": message.partner_id, "state_before": message.state},
+            "ok" if done else "refused",
+        )
+        return "resent" if done else "refused"
+
+    outcome = await ctx.db.run(apply)
+    if outcome is None:
+        raise NotFound(pk)
+    if outcome == "refused":
+        return Response(b"only a failed outbound message is resent\n", status=409, content_type="text/plain")
+    return Redirect(url(f"/messages/{pk}", done="resent"))
+
+
+ROUTES = (
+    Route("GET", r"/messages", message_search),
+    Route("GET", r"/messages/(?P<pk>[0-9]{1,18})", message_detail),
+    Route("POST", r"/messages/(?P<pk>[0-9]{1,18})/resend", message_resend),
+)
