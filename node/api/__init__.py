@@ -1,0 +1,77 @@
+"""The ministry API under /api/v1: submissions, inbox (pull + ack), OpenAPI; it also runs inbound delivery.
+
+`attach(ctx, root)` mounts it and starts node.delivery's webhook pump once the reactor
+runs; `stop()` stops the pump. The ministries come from node.yaml `ministries:`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.web import resource
+
+from node.api.auth import Authenticator
+from node.api.ministries import MinistryConfigError, MinistryRegistry, parse_ministries
+from node.api.openapi import document
+from node.api.router import ApiCall, ApiResource, JsonAnswer, Route
+from node.context import NodeContext
+
+__all__ = ["API_PATH", "api_resource", "attach", "ministries_of", "stop"]
+
+API_PATH = (b"api", b"v1")
+_running: list[Any] = []
+
+
+def ministries_of(ctx: NodeContext) -> MinistryRegistry:
+    """The configured ministries (parsed once per context); a bad entry is a ConfigError for node.yaml."""
+    cached = ctx.extras.get("node.api.ministries")
+    if cached is None:
+        from node.config import NODE_FILE, ConfigError
+
+        try:
+            cached = parse_ministries(ctx.config.raw.get("ministries"))
+        except MinistryConfigError as exc:
+            raise ConfigError(NODE_FILE, exc.key, exc.message) from None
+        ctx.extras["node.api.ministries"] = cached
+    return cached
+
+
+def api_resource(ctx: NodeContext, ministries: MinistryRegistry | None = None) -> ApiResource:
+    """The /api/v1 leaf resource with every route."""
+    from node.api import inbox_routes, submission_routes
+
+    ministries = ministries if ministries is not None else ministries_of(ctx)
+
+    async def openapi(call: ApiCall) -> JsonAnswer:
+        return JsonAnswer(200, document())
+
+    routes: tuple[Route, ...] = (
+        *submission_routes.routes(ctx),
+        *inbox_routes.routes(ctx),
+        Route("GET", "openapi.json", openapi, public=True),
+    )
+    return ApiResource(routes, Authenticator(ministries))
+
+
+def attach(ctx: NodeContext, root: resource.Resource) -> None:
+    """Mount /api/v1 on `root` and start the delivery service when the reactor runs."""
+    from node.delivery import DeliveryService
+
+    ministries = ministries_of(ctx)
+    api = root.children.get(API_PATH[0])
+    if api is None:
+        api = resource.Resource()
+        root.putChild(API_PATH[0], api)
+    api.putChild(API_PATH[1], api_resource(ctx, ministries))
+    service = DeliveryService(ctx, ministries)
+    _running.append(service)
+    ctx.extras["node.delivery"] = service
+    ctx.reactor.callWhenRunning(service.start)
+
+
+def stop() -> Any:
+    from twisted.internet import defer
+
+    stopping = [defer.maybeDeferred(s.stop) for s in _running]
+    _running.clear()
+    return defer.DeferredList(stopping, consumeErrors=True)

@@ -1,0 +1,115 @@
+"""`/api/v1/inbox`: the inbound documents routed to the calling ministry, to pull and acknowledge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twisted.internet import threads
+
+from node.api.errors import ApiError
+from node.api.router import ApiCall, JsonAnswer, Route
+from node.context import NodeContext
+from node.delivery import describe, summary
+from node.store.models import Delivery, DeliveryState, Message
+
+__all__ = ["INBOX_STATES", "routes"]
+
+# `open`: not yet acknowledged by pull (whether or not a webhook already took it).
+INBOX_STATES = ("open", *(s.value for s in DeliveryState), "all")
+MAX_PAGE = 500
+
+
+def routes(ctx: NodeContext) -> tuple[Route, ...]:
+    async def index(call: ApiCall) -> JsonAnswer:
+        state = call.query_one("state") or "open"
+        if state not in INBOX_STATES:
+            raise ApiError.single(400, "bad_parameter", f"state must be one of {', '.join(INBOX_STATES)}")
+        try:
+            limit = int(call.query_one("limit") or 50)
+            after = int(call.query_one("after") or 0)
+        except ValueError:
+            raise ApiError.single(400, "bad_parameter", "limit and after must be integers") from None
+        if not 1 <= limit <= MAX_PAGE:
+            raise ApiError.single(400, "bad_parameter", f"limit must be between 1 and {MAX_PAGE}")
+        items = await ctx.db.read(_list, call.client.id, state, limit, after)
+        return JsonAnswer(
+            200, {"items": items, "next_after": items[-1]["id"] if len(items) == limit else None}
+        )
+
+    async def show(call: ApiCall) -> JsonAnswer:
+        found = await ctx.db.read(_one, call.client.id, call.params["id"])
+        if found is None:
+            raise ApiError.single(404, "not_found", "no such inbox item")
+        reactor = ctx.reactor
+        item = await threads.deferToThreadPool(reactor, reactor.getThreadPool(), describe, ctx, *found)
+        return JsonAnswer(200, item)
+
+    async def ack(call: ApiCall) -> JsonAnswer:
+        acked = await ctx.db.run(_ack, ctx, call.client.id, call.params["id"], ctx.clock())
+        if acked is None:
+            raise ApiError.single(404, "not_found", "no such inbox item")
+        return JsonAnswer(200, acked)
+
+    return (
+        Route("GET", "inbox", index),
+        Route("GET", "inbox/{id}", show),
+        Route("POST", "inbox/{id}/ack", ack),
+    )
+
+
+def _delivery_id(text: str) -> int | None:
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+def _one(session: Session, ministry: str, item_id: str) -> tuple[Delivery, Message] | None:
+    delivery_id = _delivery_id(item_id)
+    delivery = session.get(Delivery, delivery_id) if delivery_id is not None else None
+    if delivery is None or delivery.ministry != ministry:
+        return None  # another ministry's item does not exist for this one
+    message = session.get(Message, delivery.message_pk)
+    if message is None:
+        return None
+    message.payloads  # noqa: B018 - load them inside the session
+    return delivery, message
+
+
+def _list(session: Session, ministry: str, state: str, limit: int, after: int) -> list[dict[str, Any]]:
+    query = (
+        select(Delivery, Message)
+        .join(Message, Message.id == Delivery.message_pk)
+        .where(Delivery.ministry == ministry, Delivery.id > after)
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    if state == "open":
+        query = query.where(Delivery.state.in_((DeliveryState.PENDING.value, DeliveryState.DELIVERED.value)))
+    elif state != "all":
+        query = query.where(Delivery.state == state)
+    return [summary(d, m) for d, m in session.execute(query)]
+
+
+def _ack(
+    session: Session, ctx: NodeContext, ministry: str, item_id: str, now: datetime
+) -> dict[str, Any] | None:
+    found = _one(session, ministry, item_id)
+    if found is None:
+        return None
+    delivery, message = found
+    if delivery.state != DeliveryState.ACKED.value:
+        delivery.state = DeliveryState.ACKED.value
+        delivery.acked_at = now
+        delivery.next_attempt_at = None
+        delivery.updated_at = now
+        ctx.audit.append(
+            session,
+            actor=f"ministry:{ministry}",
+            action="inbox.ack",
+            subject=f"delivery:{delivery.id}",
+            detail={"message_id": message.message_id, "partner": message.partner_id},
+            status="200",
+            form="api",
+        )
+    return summary(delivery, message)

@@ -1,0 +1,181 @@
+"""A small method + path router on twisted.web: coroutine handlers in, JSON answers out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.web import resource, server
+from twisted.web.iweb import IRequest
+
+from node.api.errors import ApiError, FieldError
+
+__all__ = ["MAX_BODY", "ApiCall", "ApiResource", "JsonAnswer", "Route"]
+
+MAX_BODY = 32 * 1024 * 1024
+_log = Logger()
+
+
+@dataclass(frozen=True, slots=True)
+class JsonAnswer:
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """What a handler sees of one request: the authenticated client, path parameters, query, headers, body."""
+
+    client: Any
+    params: Mapping[str, str]
+    query: Mapping[str, tuple[str, ...]]
+    headers: Mapping[str, str]
+    body: bytes
+    request: IRequest
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ApiError.single(400, "malformed_json", f"the body is not JSON: {exc}", "") from None
+
+    def query_one(self, name: str) -> str | None:
+        values = self.query.get(name, ())
+        return values[-1] if values else None
+
+
+Handler = Callable[[ApiCall], Awaitable[JsonAnswer]]
+Authenticator = Callable[[IRequest], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """`pattern` is a path below the mount point, segments in braces are parameters: `submissions/{id}`."""
+
+    method: str
+    pattern: str
+    handler: Handler
+    public: bool = False
+
+    def match(self, method: str, segments: tuple[str, ...]) -> dict[str, str] | None:
+        parts = tuple(p for p in self.pattern.split("/") if p)
+        if len(parts) != len(segments):
+            return None
+        params: dict[str, str] = {}
+        for part, seg in zip(parts, segments, strict=True):
+            if part.startswith("{") and part.endswith("}"):
+                if not seg:
+                    return None
+                params[part[1:-1]] = seg
+            elif part != seg:
+                return None
+        return params
+
+
+class ApiResource(resource.Resource):
+    """A leaf resource: everything below its mount point is dispatched to `routes`."""
+
+    isLeaf = True
+
+    def __init__(self, routes: tuple[Route, ...], authenticate: Authenticator) -> None:
+        super().__init__()
+        self._routes = routes
+        self._authenticate = authenticate
+
+    def render(self, request: server.Request) -> object:
+        finished = [False]
+        request.notifyFinish().addBoth(lambda _: finished.__setitem__(0, True))
+        d = defer.ensureDeferred(self._dispatch(request))
+
+        def write(answer: JsonAnswer) -> None:
+            if finished[0]:
+                return
+            body = b"" if answer.body is None else json.dumps(answer.body, ensure_ascii=False).encode()
+            request.setResponseCode(answer.status)
+            for name, value in answer.headers.items():
+                request.setHeader(name, value)
+            if answer.body is not None:
+                request.setHeader("Content-Type", "application/json")
+            request.setHeader("Cache-Control", "no-store")
+            request.setHeader("Content-Length", str(len(body)))
+            if request.method != b"HEAD":
+                request.write(body)
+            request.finish()
+
+        d.addCallback(write)
+        d.addErrback(lambda f: _log.failure("ministry API answer failed", f))
+        return server.NOT_DONE_YET
+
+    async def _dispatch(self, request: server.Request) -> JsonAnswer:
+        try:
+            return await self._answer(request)
+        except ApiError as exc:
+            return JsonAnswer(exc.status, exc.as_json(), exc.headers)
+        except Exception:
+            _log.failure(
+                "ministry API handler failed: {method} {path}", method=request.method, path=request.path
+            )
+            return JsonAnswer(
+                500,
+                {"errors": [FieldError("internal_error", "the node could not answer; try again").as_json()]},
+            )
+
+    async def _answer(self, request: server.Request) -> JsonAnswer:
+        method = request.method.decode("ascii", "replace")
+        try:
+            segments = tuple(s.decode("utf-8") for s in request.postpath)
+        except UnicodeDecodeError:
+            raise ApiError.single(404, "not_found", "no such resource") from None
+        if segments and segments[-1] == "":
+            segments = segments[:-1]
+        allowed: list[str] = []
+        for route in self._routes:
+            params = route.match(method, segments)
+            if params is None:
+                continue
+            if route.method != method:
+                allowed.append(route.method)
+                continue
+            client = None if route.public else await self._authenticate(request)
+            call = ApiCall(
+                client=client,
+                params=params,
+                query={
+                    k.decode("utf-8", "replace"): tuple(v.decode("utf-8", "replace") for v in vs)
+                    for k, vs in request.args.items()
+                },
+                headers={
+                    k.decode("latin-1").lower(): v[-1].decode("latin-1")
+                    for k, v in request.requestHeaders.getAllRawHeaders()
+                },
+                body=_read_body(request) if method in ("POST", "PUT", "PATCH") else b"",
+                request=request,
+            )
+            return await route.handler(call)
+        if allowed:
+            raise ApiError(
+                405,
+                (FieldError("method_not_allowed", f"{method} is not allowed here"),),
+                {"Allow": ", ".join(sorted(set(allowed)))},
+            )
+        raise ApiError.single(404, "not_found", "no such resource")
+
+
+def _read_body(request: server.Request) -> bytes:
+    content = request.content
+    if content is None:
+        return b""
+    content.seek(0, 2)
+    size = content.tell()
+    if size > MAX_BODY:
+        raise ApiError.single(413, "too_large", f"the body is larger than {MAX_BODY} bytes", "")
+    content.seek(0)
+    return content.read()

@@ -1,0 +1,211 @@
+"""`/api/v1/submissions`: submit a document, follow its status and the partner's business answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from node.api.errors import ApiError, FieldError
+from node.api.ministries import Ministry
+from node.api.router import ApiCall, JsonAnswer, Route
+from node.context import NodeContext
+from node.store.models import Message, MessageState, Submission
+from node.submissions import ANSWER_STATUSES, SUBMITTED, SubmissionRefused, derived_status, submit
+
+__all__ = ["STATUSES", "routes"]
+
+STATUSES = (*(s.value for s in MessageState if s is not MessageState.RECEIVED), *ANSWER_STATUSES)
+_FIELDS = ("document_type", "partner", "payload", "mime_type", "service", "action")
+MAX_PAGE = 500
+
+
+def routes(ctx: NodeContext) -> tuple[Route, ...]:
+    async def create(call: ApiCall) -> JsonAnswer:
+        return await _create(ctx, call)
+
+    async def show(call: ApiCall) -> JsonAnswer:
+        found = await ctx.db.read(_one, call.client.id, call.params["id"])
+        if found is None:
+            raise ApiError.single(404, "not_found", "no such submission")
+        return JsonAnswer(200, found)
+
+    async def index(call: ApiCall) -> JsonAnswer:
+        status = call.query_one("status")
+        if status is not None and status not in STATUSES:
+            raise ApiError.single(400, "bad_parameter", f"status must be one of {', '.join(STATUSES)}")
+        limit, before = _page(call)
+        items = await ctx.db.read(_list, call.client.id, status, call.query_one("partner"), limit, before)
+        cursor = items[-1]["sequence"] if len(items) == limit else None
+        return JsonAnswer(200, {"items": items, "next_before": cursor})
+
+    return (
+        Route("POST", "submissions", create),
+        Route("GET", "submissions", index),
+        Route("GET", "submissions/{id}", show),
+    )
+
+
+def _page(call: ApiCall) -> tuple[int, int | None]:
+    try:
+        limit = int(call.query_one("limit") or 50)
+        before = call.query_one("before")
+        before_seq = int(before) if before else None
+    except ValueError:
+        raise ApiError.single(400, "bad_parameter", "limit and before must be integers") from None
+    if not 1 <= limit <= MAX_PAGE:
+        raise ApiError.single(400, "bad_parameter", f"limit must be between 1 and {MAX_PAGE}")
+    return limit, before_seq
+
+
+def _envelope(body: Any, ministry: Ministry) -> tuple[dict[str, Any], bytes]:
+    """Checks the request's own fields (every problem at once); returns them and the payload bytes."""
+    if not isinstance(body, dict):
+        raise ApiError.single(422, "not_an_object", "the body must be a JSON object", "")
+    errors: list[FieldError] = [
+        FieldError("unknown_field", f"unknown field {key!r}", "/" + key.replace("~", "~0").replace("/", "~1"))
+        for key in body
+        if key not in _FIELDS
+    ]
+    for key in ("document_type", "partner"):
+        if not isinstance(body.get(key), str) or not body.get(key):
+            errors.append(FieldError("required", f"{key} is required (a string)", f"/{key}"))
+    for key in ("mime_type", "service", "action"):
+        if key in body and (not isinstance(body[key], str) or not body[key]):
+            errors.append(FieldError("invalid", f"{key} must be a non-empty string", f"/{key}"))
+    document_type = body.get("document_type")
+    if isinstance(document_type, str) and document_type and document_type not in ministry.documents:
+        errors.append(
+            FieldError(
+                "document_type_not_allowed",
+                f"this ministry may submit {', '.join(ministry.documents) or 'no documents'}",
+                "/document_type",
+            )
+        )
+    payload = body.get("payload")
+    data = b""
+    if "payload" not in body:
+        errors.append(FieldError("required", "payload is required", "/payload"))
+    elif document_type == "raw":
+        if not isinstance(payload, str):
+            errors.append(FieldError("invalid", "a raw payload is a base64 string", "/payload"))
+        else:
+            try:
+                data = base64.b64decode(payload, validate=True)
+            except (binascii.Error, ValueError):
+                errors.append(FieldError("invalid_base64", "the payload is not valid base64", "/payload"))
+    elif not isinstance(payload, dict):
+        errors.append(
+            FieldError("not_an_object", "the payload must be the domestic document (an object)", "/payload")
+        )
+    else:
+        data = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    if errors:
+        raise ApiError(422, errors)
+    return body, data
+
+
+async def _create(ctx: NodeContext, call: ApiCall) -> JsonAnswer:
+    ministry: Ministry = call.client
+    body, data = _envelope(call.json(), ministry)
+    try:
+        result = await submit(
+            ctx,
+            ministry=ministry.id,
+            partner_id=body["partner"],
+            document_type=body["document_type"],
+            payload=data,
+            mime_type=body.get("mime_type"),
+            service=body.get("service"),
+            action=body.get("action"),
+            idempotency_key=call.header("idempotency-key"),
+            form="api",
+        )
+    except SubmissionRefused as exc:
+        raise ApiError(exc.status, exc.errors) from None
+    headers = {"Location": f"/api/v1/submissions/{result.submission_id}"}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JsonAnswer(
+        202, {"id": result.submission_id, "message_id": result.message_id, "state": result.state}, headers
+    )
+
+
+# -- reads (worker thread) ---------------------------------------------------------------------------
+
+
+def _view(submission: Submission, message: Message | None) -> dict[str, Any]:
+    history = list(submission.history or [])
+    if message is not None:
+        for at, status in ((message.sent_at, "sent"), (message.delivered_at, "delivered")):
+            if at is not None:
+                history.append(
+                    {"at": at.isoformat(), "status": status, "detail": f"message {message.message_id}"}
+                )
+        if message.state == MessageState.FAILED.value:
+            history.append(
+                {
+                    "at": message.updated_at.isoformat(),
+                    "status": "failed",
+                    "detail": message.last_error or "failed",
+                }
+            )
+    history.sort(key=lambda h: h.get("at", ""))
+    answer = next((h for h in reversed(history) if h.get("status") in ANSWER_STATUSES), None)
+    return {
+        "id": submission.id,
+        "sequence": message.id if message is not None else None,
+        "document_type": submission.document_type,
+        "partner": submission.partner_id,
+        "status": derived_status(submission.status, message.state if message else None),
+        "answer": answer,
+        "created_at": submission.created_at.isoformat(),
+        "updated_at": submission.updated_at.isoformat(),
+        "message": None
+        if message is None
+        else {
+            "message_id": message.message_id,
+            "state": message.state,
+            "attempts": message.attempts,
+            "receipt_status": message.receipt_status,
+            "last_error": message.last_error,
+            "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+            "delivered_at": message.delivered_at.isoformat() if message.delivered_at else None,
+        },
+        "history": history,
+    }
+
+
+def _one(session: Session, ministry: str, submission_id: str) -> dict[str, Any] | None:
+    submission = session.get(Submission, submission_id)
+    if submission is None or submission.ministry != ministry:
+        return None  # another ministry's submission does not exist for this one
+    message = session.scalar(
+        select(Message).where(Message.submission_id == submission.id).order_by(Message.id).limit(1)
+    )
+    return _view(submission, message)
+
+
+def _list(
+    session: Session, ministry: str, status: str | None, partner: str | None, limit: int, before: int | None
+) -> list[dict[str, Any]]:
+    query = (
+        select(Submission, Message)
+        .join(Message, Message.submission_id == Submission.id)
+        .where(Submission.ministry == ministry)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    if status in ANSWER_STATUSES:
+        query = query.where(Submission.status == status)
+    elif status is not None:
+        query = query.where(Submission.status == SUBMITTED, Message.state == status)
+    if partner:
+        query = query.where(Submission.partner_id == partner)
+    if before is not None:
+        query = query.where(Message.id < before)
+    return [_view(s, m) for s, m in session.execute(query)]

@@ -1,0 +1,424 @@
+"""Inbound delivery to ministries: route received documents, push them by signed webhook, serve pull.
+
+Received business messages are routed to the ministries that handle their document
+type (or a configured service/action route) as `deliveries` rows. A ministry with a
+webhook gets each one POSTed, signed (`X-ASW-Signature`, node.api.signature), and
+retried with exponential backoff until it answers 2xx; the schedule lives in the
+database, so a restart loses nothing. Every ministry can also pull its inbox
+(node.api) and acknowledge. Test-service messages are never delivered. A business
+answer to one of our submissions also moves that submission's status.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twisted.internet import defer, task, threads
+from twisted.logger import Logger
+
+from node.api.ministries import Ministry, MinistryRegistry
+from node.api.signature import SIGNATURE_HEADER, sign
+from node.context import NodeContext
+from node.store.models import Delivery, DeliveryState, Direction, Message, MessageState, Submission
+from node.submissions import ANSWER_STATUSES
+
+__all__ = [
+    "INLINE_PAYLOAD_LIMIT",
+    "NOT_ROUTED",
+    "DeliveryService",
+    "Retry",
+    "describe",
+    "route_received",
+    "summary",
+]
+
+_log = Logger()
+NOT_ROUTED = "-"  # messages.ministry for a received message no ministry handles (or a test message)
+INLINE_PAYLOAD_LIMIT = 16 * 1024 * 1024
+MAX_TREATY_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Exponential backoff: `first` seconds, doubled each attempt, never more than `cap`."""
+
+    first: float = 5.0
+    cap: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.first <= self.cap:
+            raise ValueError("backoff needs 0 < first <= cap")
+
+    def delay(self, attempts: int) -> float:
+        return min(self.cap, self.first * 2 ** max(0, attempts - 1))
+
+
+# -- routing (worker thread, one transaction) --------------------------------------------------------
+
+
+def _document_type(message: Message) -> str:
+    if message.document_type:
+        return message.document_type
+    try:
+        from mappings import registry
+    except ImportError:
+        return "raw"
+    find = getattr(registry, "document_type_for", None)
+    if find is not None:
+        found = find(message.service, message.action)
+        if found:
+            return str(found)
+    return "raw"
+
+
+def _is_test(message: Message) -> bool:
+    from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
+
+    return bool(message.is_test) or (message.service == TEST_SERVICE and message.action == TEST_ACTION)
+
+
+def route_received(
+    session: Session, ctx: NodeContext, ministries: MinistryRegistry, now: datetime, *, limit: int = 200
+) -> int:
+    """Give each received, not yet routed inbound message its deliveries; returns how many were routed."""
+    query = (
+        select(Message)
+        .where(
+            Message.direction == Direction.INBOUND.value,
+            Message.state == MessageState.RECEIVED.value,
+            Message.ministry.is_(None),
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    routed = 0
+    for message in session.scalars(query):
+        routed += 1
+        if _is_test(message):
+            message.ministry = NOT_ROUTED
+            continue
+        document_type = _document_type(message)
+        receivers: tuple[Ministry, ...]
+        answered = _apply_business_answer(session, ctx, message, now) if document_type == "answer" else None
+        if answered is not None:
+            receivers = tuple(m for m in (ministries.by_id(answered),) if m is not None)
+        else:
+            receivers = ministries.receivers(document_type, message.service, message.action)
+        message.ministry = receivers[0].id if receivers else NOT_ROUTED
+        message.document_type = document_type
+        for ministry in receivers:
+            session.add(
+                Delivery(
+                    message_pk=message.id,
+                    ministry=ministry.id,
+                    document_type=document_type,
+                    state=DeliveryState.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=now if ministry.webhook_url else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        ctx.audit.append(
+            session,
+            actor="system:delivery",
+            action="delivery.route",
+            subject=f"message:{message.message_id}",
+            detail={
+                "partner": message.partner_id,
+                "document_type": document_type,
+                "ministries": [m.id for m in receivers],
+            },
+            status="routed" if receivers else "no-ministry",
+            form="scheduler",
+        )
+    return routed
+
+
+def _apply_business_answer(session: Session, ctx: NodeContext, message: Message, now: datetime) -> str | None:
+    """An accepted / not accepted / amendment requested / processed answer moves our submission's status."""
+    answer = _read_answer(ctx, message)
+    if answer is None:
+        return None
+    status, reference, detail = answer
+    original = None
+    for ref in (message.ref_to_message_id, reference):
+        if ref:
+            original = session.scalar(
+                select(Message).where(
+                    Message.direction == Direction.OUTBOUND.value,
+                    Message.message_id == ref,
+                    Message.partner_id == message.partner_id,
+                )
+            )
+            if original is not None:
+                break
+    if original is None or original.submission_id is None:
+        return None
+    submission = session.get(Submission, original.submission_id)
+    if submission is None:
+        return None
+    submission.status = status
+    submission.history = [
+        *submission.history,
+        {"at": now.isoformat(), "status": status, "detail": detail, "message_id": message.message_id},
+    ]
+    submission.updated_at = now
+    return submission.ministry
+
+
+def _read_answer(ctx: NodeContext, message: Message) -> tuple[str, str | None, str] | None:
+    try:
+        from mappings import answers
+    except ImportError:
+        return None
+    if not message.payloads:
+        return None
+    xml = ctx.blobs.read_bytes(message.payloads[0].blob_digest, MAX_TREATY_BYTES)
+    try:
+        parsed = answers.parse(xml)
+    except Exception as exc:
+        _log.warn("business answer {id} does not parse: {error}", id=message.message_id, error=str(exc))
+        return None
+    status = str(getattr(parsed, "status", "")).replace("-", "_").lower()
+    if status not in ANSWER_STATUSES:
+        return None
+    reference = getattr(parsed, "message_id", None) or getattr(parsed, "reference", None)
+    detail = getattr(parsed, "reason", None) or getattr(parsed, "remarks", None) or status.replace("_", " ")
+    return status, reference, str(detail)
+
+
+# -- what a ministry receives (webhook body and inbox item) ------------------------------------------
+
+
+def summary(delivery: Delivery, message: Message) -> dict[str, Any]:
+    return {
+        "id": str(delivery.id),
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "document_type": delivery.document_type,
+        "message_id": message.message_id,
+        "partner": message.partner_id,
+        "service": message.service,
+        "action": message.action,
+        "conversation_id": message.conversation_id,
+        "ref_to_message_id": message.ref_to_message_id,
+        "received_at": message.created_at.isoformat(),
+        "acked_at": delivery.acked_at.isoformat() if delivery.acked_at else None,
+    }
+
+
+def describe(ctx: NodeContext, delivery: Delivery, message: Message) -> dict[str, Any]:
+    """The full item: the summary plus the document mapped to domestic JSON (eco, ephyto) or the payloads."""
+    out = summary(delivery, message)
+    document_type = delivery.document_type or "raw"
+    if document_type in ("eco", "ephyto") and message.payloads:
+        xml = ctx.blobs.read_bytes(message.payloads[0].blob_digest, MAX_TREATY_BYTES)
+        try:
+            from mappings import registry
+
+            out["document"] = registry.profile(document_type).from_treaty(xml)
+        except Exception as exc:
+            out["document"] = None
+            out["mapping_error"] = f"the {document_type} document could not be mapped: {exc}"
+    out["payloads"] = [_payload(ctx, p) for p in message.payloads]
+    return out
+
+
+def _payload(ctx: NodeContext, payload: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "content_id": payload.content_id,
+        "mime_type": payload.mime_type,
+        "size": payload.size,
+        "sha256": payload.blob_digest,
+    }
+    if payload.size <= INLINE_PAYLOAD_LIMIT:
+        item["data_base64"] = base64.b64encode(
+            ctx.blobs.read_bytes(payload.blob_digest, INLINE_PAYLOAD_LIMIT)
+        ).decode("ascii")
+    return item
+
+
+def _load(session: Session, delivery_id: int) -> tuple[Delivery, Message] | None:
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        return None
+    message = session.get(Message, delivery.message_pk)
+    if message is None:
+        return None
+    message.payloads  # noqa: B018 - load them inside the session
+    return delivery, message
+
+
+# -- webhook push ------------------------------------------------------------------------------------
+
+
+def _claim_due(
+    session: Session, ministry_ids: tuple[str, ...], now: datetime, lease: float, limit: int
+) -> list[int]:
+    """Due webhook deliveries, claimed for `lease` seconds (a crashed node's claims expire by themselves)."""
+    if not ministry_ids:
+        return []
+    query = (
+        select(Delivery)
+        .where(
+            Delivery.state == DeliveryState.PENDING.value,
+            Delivery.ministry.in_(ministry_ids),
+            Delivery.next_attempt_at.is_not(None),
+            Delivery.next_attempt_at <= now,
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = []
+    for delivery in session.scalars(query):
+        delivery.next_attempt_at = now + timedelta(seconds=lease)
+        claimed.append(delivery.id)
+    return claimed
+
+
+def _record(
+    session: Session,
+    ctx: NodeContext,
+    delivery_id: int,
+    ok: bool,
+    error: str | None,
+    retry: Retry,
+    now: datetime,
+) -> None:
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.state != DeliveryState.PENDING.value:
+        return  # acknowledged by pull meanwhile
+    delivery.attempts += 1
+    delivery.updated_at = now
+    if ok:
+        delivery.state = DeliveryState.DELIVERED.value
+        delivery.delivered_at = now
+        delivery.next_attempt_at = None
+        delivery.last_error = None
+    else:
+        delivery.last_error = (error or "failed")[:2000]
+        delivery.next_attempt_at = now + timedelta(seconds=retry.delay(delivery.attempts))
+    ctx.audit.append(
+        session,
+        actor="system:delivery",
+        action="delivery.webhook",
+        subject=f"delivery:{delivery_id}",
+        detail={"ministry": delivery.ministry, "attempt": delivery.attempts, "error": delivery.last_error},
+        status="delivered" if ok else "retry",
+        form="scheduler",
+    )
+
+
+class DeliveryService:
+    """The routing sweep and the webhook pump every `interval` seconds on the reactor (DB work in threads)."""
+
+    def __init__(
+        self,
+        ctx: NodeContext,
+        ministries: MinistryRegistry,
+        *,
+        interval: float = 1.0,
+        retry: Retry = Retry(),
+        timeout: float = 30.0,
+        lease: float = 120.0,
+        batch: int = 50,
+        agent: Any = None,
+        on_attempt: Callable[[str, bool], None] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.ministries = ministries
+        self.interval = interval
+        self.retry = retry
+        self.timeout = max(1.0, min(timeout, lease / 2))
+        self.lease = lease
+        self.batch = batch
+        self._agent = agent
+        self._on_attempt = on_attempt
+        self._loop: task.LoopingCall | None = None
+        self._running: defer.Deferred[None] | None = None
+
+    def start(self) -> None:
+        self._loop = task.LoopingCall(self.tick)
+        self._loop.clock = self.ctx.reactor
+        self._loop.start(self.interval, now=True).addErrback(
+            lambda f: _log.failure("delivery loop stopped", f)
+        )
+
+    def stop(self) -> defer.Deferred[None]:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
+        return self._running or defer.succeed(None)
+
+    def tick(self) -> defer.Deferred[None]:
+        """One round: route what arrived, push what is due. Errors are logged; the next round tries again."""
+        if self._running is not None:
+            return self._running
+        self._running = defer.ensureDeferred(self._tick())
+
+        def done(result: Any) -> None:
+            self._running = None
+            if isinstance(result, Exception) or hasattr(result, "getTraceback"):
+                _log.failure("delivery round failed", result)
+
+        self._running.addBoth(done)
+        return self._running
+
+    async def _tick(self) -> None:
+        while await self.ctx.db.run(route_received, self.ctx, self.ministries, self.ctx.clock()) >= 200:
+            pass
+        webhooks = tuple(m.id for m in self.ministries.ministries if m.webhook_url)
+        due = await self.ctx.db.run(_claim_due, webhooks, self.ctx.clock(), self.lease, self.batch)
+        if due:
+            await defer.DeferredList([defer.ensureDeferred(self._push(i)) for i in due], consumeErrors=True)
+
+    async def _push(self, delivery_id: int) -> None:
+        loaded = await self.ctx.db.read(_load, delivery_id)
+        if loaded is None:
+            return
+        delivery, message = loaded
+        ministry = self.ministries.by_id(delivery.ministry)
+        if ministry is None or not ministry.webhook_url or not ministry.webhook_secret:
+            return
+        reactor = self.ctx.reactor
+        item = await threads.deferToThreadPool(
+            reactor, reactor.getThreadPool(), describe, self.ctx, delivery, message
+        )
+        body = json.dumps({"event": "document.received", **item}, ensure_ascii=False).encode("utf-8")
+        timestamp = int(self.ctx.clock().timestamp())
+        headers = {
+            "Content-Type": ["application/json"],
+            SIGNATURE_HEADER: [sign(ministry.webhook_secret, timestamp, body)],
+            "X-ASW-Delivery": [str(delivery_id)],
+            "X-ASW-Event": ["document.received"],
+            "User-Agent": ["aswnode-delivery"],
+        }
+        ok, error = False, None
+        try:
+            import treq
+
+            kwargs: dict[str, Any] = {"headers": headers, "data": body, "timeout": self.timeout}
+            if self._agent is not None:
+                kwargs["agent"] = self._agent
+            response = await treq.post(ministry.webhook_url, **kwargs)
+            await treq.content(response)
+            ok = 200 <= response.code < 300
+            if not ok:
+                error = f"webhook answered HTTP {response.code}"
+        except Exception as exc:
+            error = f"webhook not reached: {exc.__class__.__name__}: {exc}"
+        if self._on_attempt is not None:
+            self._on_attempt(ministry.id, ok)
+        await self.ctx.db.run(_record, self.ctx, delivery_id, ok, error, self.retry, self.ctx.clock())

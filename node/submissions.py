@@ -1,0 +1,478 @@
+"""Outbound submission: validate and map a ministry's document, then store it to be sent, in one transaction.
+
+`submit` is the one path in: the ministry API (`POST /api/v1/submissions`) and the
+operator's `aswnode send` both call it. What it stores is what the sender
+(node/outbound.py) picks up: an outbound message in state `pending` with its
+payload in the blob store, the submission a ministry follows, and an audit record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from twisted.internet import defer, threads
+
+from node.api.errors import FieldError
+from node.context import NodeContext
+from node.store.models import Direction, Message, MessageState, Partner, Payload, Submission
+from protocols.as4.payload import ByteSource, InMemory
+
+__all__ = [
+    "ANSWER_STATUSES",
+    "DOCUMENT_TYPES",
+    "MAX_DOCUMENT_BYTES",
+    "SUBMITTED",
+    "SubmissionRefused",
+    "SubmissionResult",
+    "derived_status",
+    "submit",
+]
+
+DOCUMENT_TYPES = ("eco", "ephyto", "raw")
+# The importing side's business answers (seed 001 Art. 21), as a submission's status.
+ANSWER_STATUSES = ("accepted", "not_accepted", "amendment_requested", "processed")
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+SUBMITTED = "submitted"
+TREATY_MIME_TYPE = "application/xml"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionResult:
+    """What a submission answered; `replayed` when an `Idempotency-Key` retry got the first answer again."""
+
+    submission_id: str
+    message_id: str
+    state: str
+    replayed: bool = False
+
+
+class SubmissionRefused(Exception):
+    """A submission not taken: `status` is the HTTP status for a ministry (422, 409), `errors` the fields.
+
+    Pointers are relative to the API's request body (`/payload/exporter/name`, `/partner`).
+    Nothing has been stored.
+    """
+
+    def __init__(self, status: int, errors: Sequence[FieldError]) -> None:
+        self.status = status
+        self.errors = tuple(errors)
+        super().__init__("; ".join(f"{e.pointer or '(request)'}: {e.message}" for e in self.errors))
+
+
+def derived_status(stored: str, message_state: str | None) -> str:
+    """A submission's status for a ministry: the business answer once there, else the message's state."""
+    if stored != SUBMITTED:
+        return stored
+    return message_state or SUBMITTED
+
+
+def submit(
+    ctx: NodeContext,
+    *,
+    ministry: str,
+    partner_id: str,
+    document_type: str,
+    payload: bytes | ByteSource,
+    mime_type: str | None = None,
+    service: str | None = None,
+    action: str | None = None,
+    idempotency_key: str | None = None,
+    form: str = "api",
+) -> defer.Deferred[SubmissionResult]:
+    """Validate, map and store one outbound document; fires with the result or fails with SubmissionRefused.
+
+    `payload` is the domestic catalogue JSON (UTF-8 bytes) for `eco`/`ephyto`, the bytes
+    to send for `raw` (then `mime_type`, `service` and `action` are required).
+    `service`/`action` default to the mapping profile's. With `idempotency_key` a retry of
+    the same request answers the first result; the same key with another request is refused (422).
+    `ministry` is the ministry id (or `kind:identity`, e.g. `operator:alice`, for the audit actor);
+    `form` is how the request came (`api`, `cli`), recorded in the audit log.
+    """
+    return defer.ensureDeferred(
+        _submit(
+            ctx,
+            ministry=ministry,
+            partner_id=partner_id,
+            document_type=document_type,
+            payload=InMemory(payload) if isinstance(payload, bytes | bytearray) else payload,
+            mime_type=mime_type,
+            service=service,
+            action=action,
+            idempotency_key=idempotency_key,
+            form=form,
+        )
+    )
+
+
+# -- the steps --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A valid submission ready to store: the bytes to send and where they go."""
+
+    document_type: str
+    partner_id: str
+    to_party_id: str
+    service: str
+    action: str
+    mime_type: str
+    domestic: bytes | None
+    treaty: ByteSource
+
+
+async def _submit(
+    ctx: NodeContext,
+    *,
+    ministry: str,
+    partner_id: str,
+    document_type: str,
+    payload: ByteSource,
+    mime_type: str | None,
+    service: str | None,
+    action: str | None,
+    idempotency_key: str | None,
+    form: str,
+) -> SubmissionResult:
+    if document_type not in DOCUMENT_TYPES:
+        raise _refused(
+            422, "/document_type", "unknown_document_type", f"must be one of {', '.join(DOCUMENT_TYPES)}"
+        )
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
+        raise _refused(422, None, "bad_idempotency_key", "the Idempotency-Key must be 1 to 255 characters")
+    payload_digest = await _in_thread(ctx, _sha256_source, payload)
+    request_digest = _request_digest(document_type, partner_id, service, action, mime_type, payload_digest)
+    if idempotency_key is not None:
+        earlier = await ctx.db.read(_find_by_key, ministry, idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, request_digest)
+
+    partner = ctx.partners.by_id(partner_id)
+    if partner is None:
+        raise _refused(422, "/partner", "unknown_partner", f"no partner {partner_id!r} is registered")
+    prepared = await _in_thread(
+        ctx, _prepare, document_type, partner_id, partner.party_id, payload, mime_type, service, action
+    )
+    is_test = _is_test_service(prepared.service, prepared.action)
+    refusal = await ctx.db.read(_lifecycle_refusal, partner_id, is_test)
+    if refusal is not None:
+        raise refusal
+
+    treaty_ref = await _in_thread(ctx, ctx.blobs.put_source, prepared.treaty)
+    domestic_digest = None
+    if prepared.domestic is not None:
+        domestic_digest = (await _in_thread(ctx, ctx.blobs.put_bytes, prepared.domestic)).digest
+    try:
+        row = await ctx.db.run(
+            _store,
+            ctx,
+            ministry,
+            prepared,
+            is_test,
+            treaty_ref.digest,
+            treaty_ref.size,
+            domestic_digest,
+            idempotency_key,
+            request_digest,
+            form,
+            ctx.clock(),
+        )
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        # The same key was stored by a concurrent request between our look-up and our insert.
+        earlier = await ctx.db.read(_find_by_key, ministry, idempotency_key)
+        if earlier is None:
+            raise
+        return _replay(earlier, request_digest)
+    if isinstance(row, SubmissionRefused):
+        raise row
+    return row
+
+
+def _refused(status: int, pointer: str | None, code: str, message: str) -> SubmissionRefused:
+    return SubmissionRefused(status, (FieldError(code, message, pointer),))
+
+
+def _in_thread(ctx: NodeContext, fn: Any, *args: Any) -> defer.Deferred[Any]:
+    reactor = ctx.reactor
+    return threads.deferToThreadPool(reactor, reactor.getThreadPool(), fn, *args)
+
+
+def _sha256_source(source: ByteSource) -> str:
+    hasher = hashlib.sha256()
+    for block in source.chunks():
+        hasher.update(block)
+    return hasher.hexdigest()
+
+
+def _request_digest(
+    document_type: str,
+    partner_id: str,
+    service: str | None,
+    action: str | None,
+    mime_type: str | None,
+    payload_digest: str,
+) -> str:
+    canonical = json.dumps(
+        {
+            "action": action,
+            "document_type": document_type,
+            "mime_type": mime_type,
+            "partner": partner_id,
+            "payload_sha256": payload_digest,
+            "service": service,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(earlier: tuple[Submission, Message | None], request_digest: str) -> SubmissionResult:
+    submission, message = earlier
+    if submission.request_digest != request_digest:
+        raise _refused(
+            422,
+            None,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request; use a new key for a new submission",
+        )
+    return SubmissionResult(
+        submission.id,
+        message.message_id if message else "",
+        message.state if message else MessageState.PENDING.value,
+        replayed=True,
+    )
+
+
+def _prepare(
+    document_type: str,
+    partner_id: str,
+    to_party_id: str,
+    payload: ByteSource,
+    mime_type: str | None,
+    service: str | None,
+    action: str | None,
+) -> _Prepared:
+    """Validation and mapping (CPU work, in a worker thread); SubmissionRefused names every error at once."""
+    if document_type == "raw":
+        missing = [
+            FieldError("required", f"{name} is required for a raw document", f"/{name}")
+            for name, value in (("mime_type", mime_type), ("service", service), ("action", action))
+            if not value
+        ]
+        if missing:
+            raise SubmissionRefused(422, missing)
+        return _Prepared(
+            document_type,
+            partner_id,
+            to_party_id,
+            service,
+            action,
+            mime_type,
+            None,
+            payload,  # type: ignore[arg-type]
+        )
+
+    if payload.size > MAX_DOCUMENT_BYTES:
+        raise _refused(
+            422, "/payload", "too_large", f"the document is larger than {MAX_DOCUMENT_BYTES} bytes"
+        )
+    raw = b"".join(payload.chunks())
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _refused(422, "/payload", "malformed_json", f"the document is not JSON: {exc}") from None
+    from mappings.errors import DomesticInvalid, MappingError
+
+    profile = _profile(document_type)
+    try:
+        problems = tuple(_field_error(p) for p in (profile.validate(document) or ()))
+        if problems:
+            raise SubmissionRefused(422, problems)
+        treaty = profile.to_treaty(document)
+    except DomesticInvalid as exc:
+        raise SubmissionRefused(422, tuple(_field_error(p) for p in exc.errors)) from None
+    except MappingError as exc:
+        raise _refused(422, "/payload", exc.code, exc.message) from None
+    if isinstance(treaty, str):
+        treaty = treaty.encode("utf-8")
+    service = service or getattr(profile, "service", None)
+    action = action or getattr(profile, "action", None)
+    missing = [
+        FieldError(
+            "required", f"{name} is required: the {document_type} mapping names no default", f"/{name}"
+        )
+        for name, value in (("service", service), ("action", action))
+        if not value
+    ]
+    if missing:
+        raise SubmissionRefused(422, missing)
+    return _Prepared(
+        document_type,
+        partner_id,
+        to_party_id,
+        service,  # type: ignore[arg-type]
+        action,  # type: ignore[arg-type]
+        mime_type or getattr(profile, "mime_type", None) or TREATY_MIME_TYPE,
+        json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+        InMemory(bytes(treaty)),
+    )
+
+
+def _profile(document_type: str) -> Any:
+    from mappings import registry
+
+    return registry.profile(document_type)
+
+
+def _field_error(problem: Any) -> FieldError:
+    """A mapping validation problem (pointer relative to the document) as an error relative to the request."""
+    if isinstance(problem, dict):
+        where, code, message = problem.get("pointer", ""), problem.get("code"), problem.get("message")
+    else:
+        where, code, message = problem.pointer, problem.code, problem.message
+    return FieldError(str(code or "invalid"), str(message or "invalid value"), "/payload" + (where or ""))
+
+
+def _is_test_service(service: str, action: str) -> bool:
+    from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
+
+    return service == TEST_SERVICE and action == TEST_ACTION
+
+
+# -- in the database (worker threads) ----------------------------------------------------------------
+
+
+def _find_by_key(session: Session, ministry: str, key: str) -> tuple[Submission, Message | None] | None:
+    submission = session.scalar(
+        select(Submission).where(Submission.ministry == ministry, Submission.idempotency_key == key)
+    )
+    if submission is None:
+        return None
+    message = session.scalar(
+        select(Message).where(Message.submission_id == submission.id).order_by(Message.id).limit(1)
+    )
+    return submission, message
+
+
+def _lifecycle_refusal(session: Session, partner_id: str, is_test: bool) -> SubmissionRefused | None:
+    """Art. 10.4: business documents go only to an active partner (node.lifecycle's table decides)."""
+    try:
+        from node.lifecycle.states import may_exchange
+    except ImportError:  # lifecycle not installed: every registered partner exchanges
+        return None
+    row = session.get(Partner, partner_id)
+    state = row.state if row is not None else "registered"
+    refusal = may_exchange(state, test_message=is_test, direction="outbound")
+    if refusal is None:
+        return None
+    return SubmissionRefused(
+        getattr(refusal, "http_status", 409),
+        (FieldError("partner_not_exchanging", str(refusal), "/partner"),),
+    )
+
+
+def _message_id(party_id: str) -> str:
+    # An RFC 2822 msg-id (ebMS3 §5.2.2.1): unique left part, the sender's party as the right part.
+    right = re.sub(r"[^A-Za-z0-9.-]+", "-", party_id).strip("-.") or "aswnode"
+    return f"{uuid.uuid4()}@{right}"
+
+
+def _store(
+    session: Session,
+    ctx: NodeContext,
+    ministry: str,
+    prepared: _Prepared,
+    is_test: bool,
+    treaty_digest: str,
+    treaty_size: int,
+    domestic_digest: str | None,
+    idempotency_key: str | None,
+    request_digest: str,
+    form: str,
+    now: datetime,
+) -> SubmissionResult | SubmissionRefused:
+    refusal = _lifecycle_refusal(session, prepared.partner_id, is_test)
+    if refusal is not None:
+        return refusal
+    submission_id = str(uuid.uuid4())
+    message_id = _message_id(ctx.party_id)
+    submission = Submission(
+        id=submission_id,
+        ministry=ministry,
+        document_type=prepared.document_type,
+        partner_id=prepared.partner_id,
+        status=SUBMITTED,
+        history=[{"at": now.isoformat(), "status": SUBMITTED, "detail": f"queued as {message_id}"}],
+        idempotency_key=idempotency_key,
+        request_digest=request_digest,
+        document_digest=domestic_digest,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(submission)
+    session.flush()
+    message = Message(
+        direction=Direction.OUTBOUND.value,
+        message_id=message_id,
+        partner_id=prepared.partner_id,
+        service=prepared.service,
+        action=prepared.action,
+        conversation_id=str(uuid.uuid4()),
+        from_party_id=ctx.party_id,
+        to_party_id=prepared.to_party_id,
+        document_type=prepared.document_type,
+        ministry=ministry,
+        properties={},
+        state=MessageState.PENDING.value,
+        attempts=0,
+        next_attempt_at=now,
+        is_test=is_test,
+        submission_id=submission_id,
+        created_at=now,
+        updated_at=now,
+    )
+    message.payloads.append(
+        Payload(
+            position=0,
+            content_id=f"{uuid.uuid4()}@{message_id.rsplit('@', 1)[1]}",
+            mime_type=prepared.mime_type,
+            blob_digest=treaty_digest,
+            size=treaty_size,
+            properties={},
+        )
+    )
+    session.add(message)
+    session.flush()
+    ctx.audit.append(
+        session,
+        actor=ministry if ":" in ministry else f"ministry:{ministry}",
+        action="submission.accept",
+        subject=f"submission:{submission_id}",
+        detail={
+            "message_id": message_id,
+            "partner": prepared.partner_id,
+            "document_type": prepared.document_type,
+            "service": prepared.service,
+            "action": prepared.action,
+            "payload_sha256": treaty_digest,
+            "payload_size": treaty_size,
+            "document_sha256": domestic_digest,
+        },
+        request_digest=request_digest,
+        status="202",
+        form=form,
+    )
+    return SubmissionResult(submission_id, message_id, MessageState.PENDING.value)
