@@ -1,0 +1,314 @@
+"""Message queries: outbound queue, claims and leases, settling sends, inbound storage, listing."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from node.audit import AuditLog
+from node.store.blobs import BlobRef
+from node.store.database import Database
+from node.store.messages import (
+    MessageFilter,
+    NewPayload,
+    claim_due,
+    count_by_partner,
+    count_by_state,
+    create_outbound,
+    find_message,
+    find_received,
+    list_messages,
+    mark_delivered,
+    mark_failed,
+    mark_retry,
+    queue_depth,
+    release_claims,
+    renew_lease,
+    resend,
+    set_wire,
+    store_inbound,
+)
+from node.store.models import AuditRecord, Message
+
+LEASE = timedelta(minutes=5)
+BLOB = BlobRef("ab" * 32, 10)
+
+
+def _outbound(session, now: datetime, n: int, *, partner: str = "th", **extra) -> list[int]:
+    ids = []
+    for i in range(n):
+        message = create_outbound(
+            session,
+            partner_id=partner,
+            message_id=f"m{i}-{partner}@aswnode",
+            service="urn:svc",
+            action="Deliver",
+            payloads=(NewPayload(BLOB, "application/xml", f"p{i}@x", (("MimeType", "application/xml"),)),),
+            now=now,
+            **extra,
+        )
+        ids.append(message.id)
+    return ids
+
+
+def test_outbound_messages_are_pending_with_payloads_in_order_of_submission(db: Database, now) -> None:
+    with db.session() as session:
+        ids = _outbound(session, now, 3)
+    assert ids == sorted(ids)
+    with db.read_session() as session:
+        message = session.get(Message, ids[0])
+        assert message.state == "pending" and message.attempts == 0 and message.next_attempt_at == now
+        assert [(p.position, p.content_id, p.blob_digest, p.size) for p in message.payloads] == [
+            (0, "p0@x", BLOB.digest, 10)
+        ]
+        assert message.payloads[0].properties == {"MimeType": "application/xml"}
+
+
+def test_the_same_message_id_to_the_same_partner_cannot_be_queued_twice(db: Database, now) -> None:
+    with db.session() as session:
+        _outbound(session, now, 1)
+    with pytest.raises(IntegrityError), db.session() as session:
+        _outbound(session, now, 1)
+
+
+def test_claim_takes_due_messages_oldest_first_and_counts_an_attempt(db: Database, now) -> None:
+    long_lease = timedelta(hours=3)
+    with db.session() as session:
+        ids = _outbound(session, now, 3)
+        (later,) = _outbound(session, now, 1, partner="vn", not_before=now + timedelta(hours=1))
+    with db.session() as session:
+        claimed = claim_due(session, claimer="node-a", now=now, lease=long_lease, limit=2)
+        assert [m.id for m in claimed] == ids[:2]
+        assert all(m.state == "sending" and m.claimed_by == "node-a" and m.attempts == 1 for m in claimed)
+    with db.session() as session:
+        assert [m.id for m in claim_due(session, claimer="node-b", now=now, lease=long_lease)] == ids[2:]
+        assert claim_due(session, claimer="node-b", now=now, lease=long_lease) == []
+        due_later = claim_due(session, claimer="b", now=now + timedelta(hours=2), lease=long_lease)
+        assert [m.id for m in due_later] == [later]
+
+
+def test_a_killed_claimers_messages_are_claimed_again_after_the_lease_expires(db: Database, now) -> None:
+    with db.session() as session:
+        (pk,) = _outbound(session, now, 1)
+    with db.session() as session:
+        assert len(claim_due(session, claimer="killed", now=now, lease=LEASE)) == 1
+    # The claimer dies: nothing settles the message. Before the lease ends nobody else gets it.
+    with db.session() as session:
+        assert (
+            claim_due(session, claimer="survivor", now=now + LEASE - timedelta(seconds=1), lease=LEASE) == []
+        )
+    with db.session() as session:
+        (again,) = claim_due(session, claimer="survivor", now=now + LEASE + timedelta(seconds=1), lease=LEASE)
+        assert (again.id, again.claimed_by, again.attempts) == (pk, "survivor", 2)
+    # The dead claimer's late verdict no longer counts; the survivor's does.
+    with db.session() as session:
+        assert not mark_retry(session, pk, claimer="killed", error="x", next_attempt_at=now, now=now)
+        assert not mark_failed(session, pk, claimer="killed", error="x", now=now)
+        assert not renew_lease(session, pk, claimer="killed", until=now + LEASE * 3)
+        assert renew_lease(session, pk, claimer="survivor", until=now + LEASE * 3)
+        assert mark_retry(session, pk, claimer="survivor", error="503", next_attempt_at=now, now=now)
+
+
+def test_concurrent_claimers_never_claim_the_same_message(db: Database, now) -> None:
+    total = 60
+    with db.session() as session:
+        _outbound(session, now, total)
+    claims: dict[str, list[int]] = {}
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def claimer(name: str, database: Database) -> None:
+        mine = claims.setdefault(name, [])
+        try:
+            barrier.wait(timeout=30)
+            while True:
+                with database.session() as session:
+                    batch = [m.id for m in claim_due(session, claimer=name, now=now, lease=LEASE, limit=3)]
+                if not batch:
+                    return
+                mine.extend(batch)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    # Two claimers per engine, two engines: like two nodes with two sender threads each.
+    other = Database.open(db.url)
+    try:
+        threads = [
+            threading.Thread(target=claimer, args=(f"node{i}", database))
+            for i, database in enumerate((db, db, other, other))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        other.close()
+    assert errors == []
+    everything = [pk for batch in claims.values() for pk in batch]
+    assert len(everything) == total
+    assert len(set(everything)) == total
+    with db.read_session() as session:
+        owners = {m.id: m.claimed_by for m in session.query(Message)}
+    assert all(owners[pk] == name for name, batch in claims.items() for pk in batch)
+
+
+def test_settling_a_send_moves_the_message_and_keeps_the_wire_bytes(db: Database, now) -> None:
+    later = now + timedelta(minutes=1)
+    with db.session() as session:
+        a, b, c = _outbound(session, now, 3)
+        set_wire(session, a, digest="cd" * 32, content_type='multipart/related; boundary="x"', now=now)
+    with db.session() as session:
+        claim_due(session, claimer="n", now=now, lease=LEASE)
+        assert mark_retry(session, a, claimer="n", error="HTTP 503", next_attempt_at=later, now=now)
+        assert mark_failed(session, b, claimer="n", error="EBMS:0004", now=now)
+        assert mark_delivered(session, c, receipt_digest="ef" * 32, now=now)
+        assert not mark_delivered(session, c, receipt_digest="00" * 32, now=later)
+    with db.read_session() as session:
+        ma, mb, mc = (session.get(Message, pk) for pk in (a, b, c))
+        assert (ma.state, ma.next_attempt_at, ma.last_error, ma.wire_digest) == (
+            "pending",
+            later,
+            "HTTP 503",
+            "cd" * 32,
+        )
+        assert (mb.state, mb.last_error, mb.claimed_by) == ("failed", "EBMS:0004", None)
+        assert (mc.state, mc.receipt_digest, mc.receipt_status, mc.delivered_at) == (
+            "delivered",
+            "ef" * 32,
+            "valid",
+            now,
+        )
+    with db.session() as session:
+        assert claim_due(session, claimer="n", now=now, lease=LEASE) == []
+        assert [m.id for m in claim_due(session, claimer="n", now=later, lease=LEASE)] == [a]
+
+
+def test_a_late_receipt_closes_a_failed_message_and_resend_requeues_a_failed_one(db: Database, now) -> None:
+    with db.session() as session:
+        a, b = _outbound(session, now, 2)
+        claim_due(session, claimer="n", now=now, lease=LEASE)
+        mark_failed(session, a, claimer="n", error="gave up", now=now)
+        mark_failed(session, b, claimer="n", error="gave up", now=now)
+    with db.session() as session:
+        assert mark_delivered(session, a, receipt_digest="ef" * 32, now=now)
+        assert not resend(session, a, now=now)
+        assert resend(session, b, now=now)
+    with db.read_session() as session:
+        assert session.get(Message, a).state == "delivered"
+        resent = session.get(Message, b)
+        assert (resent.state, resent.attempts, resent.message_id) == ("pending", 0, "m1-th@aswnode")
+
+
+def test_release_gives_claims_back_without_counting_the_attempt(db: Database, now) -> None:
+    with db.session() as session:
+        _outbound(session, now, 2)
+        claim_due(session, claimer="stopping", now=now, lease=LEASE)
+    with db.session() as session:
+        assert release_claims(session, claimer="stopping", now=now) == 2
+    with db.read_session() as session:
+        assert {(m.state, m.attempts, m.claimed_by) for m in session.query(Message)} == {("pending", 0, None)}
+
+
+def _inbound(session, now, message_id="in-1@them", partner="th", audit=None, **extra) -> Message:
+    return store_inbound(
+        session,
+        partner_id=partner,
+        message_id=message_id,
+        service="urn:svc",
+        action="Deliver",
+        payloads=(NewPayload(BLOB, "application/xml", "doc@them"),),
+        now=now,
+        wire_digest="12" * 32,
+        receipt_digest="34" * 32,
+        audit=audit,
+        **extra,
+    )
+
+
+def test_inbound_message_payloads_and_audit_are_stored_in_one_transaction(db: Database, now) -> None:
+    audit = AuditLog()
+    with pytest.raises(RuntimeError), db.session() as session:
+        _inbound(session, now, audit=audit)
+        raise RuntimeError("crash before commit")
+    with db.read_session() as session:
+        assert session.query(Message).count() == 0 and session.query(AuditRecord).count() == 0
+    with db.session() as session:
+        _inbound(session, now, audit=audit)
+    with db.read_session() as session:
+        (message,) = session.query(Message).all()
+        assert (message.direction, message.state, message.receipt_digest) == (
+            "inbound",
+            "received",
+            "34" * 32,
+        )
+        assert len(message.payloads) == 1
+        (record,) = session.query(AuditRecord).all()
+        assert (record.actor, record.action, record.form, record.request_digest) == (
+            "partner:th",
+            "as4.receive",
+            "as4",
+            "sha256:" + "12" * 32,
+        )
+
+
+def test_a_received_message_id_is_found_within_the_window_only(db: Database, now) -> None:
+    with db.session() as session:
+        _inbound(session, now)
+    with db.read_session() as session:
+        found = find_received(
+            session, partner_id="th", message_id="in-1@them", since=now - timedelta(days=30)
+        )
+        assert found is not None and found.receipt_digest == "34" * 32
+        assert (
+            find_received(session, partner_id="th", message_id="in-1@them", since=now + timedelta(1)) is None
+        )
+        assert find_received(session, partner_id="vn", message_id="in-1@them") is None
+    with pytest.raises(IntegrityError), db.session() as session:
+        _inbound(session, now)
+
+
+def test_list_filters_pages_and_searches_by_id(db: Database, now) -> None:
+    with db.session() as session:
+        _outbound(session, now, 5, document_type="eco")
+        _outbound(session, now + timedelta(hours=1), 2, partner="vn", document_type="ephyto")
+        _inbound(session, now, "inbound_50%@them", document_type="eco")
+        claim_due(session, claimer="n", now=now, lease=LEASE, limit=1)
+    with db.read_session() as session:
+        page = list_messages(session, limit=3)
+        assert page.total == 8 and len(page.items) == 3
+        assert [m.id for m in page.items] == sorted((m.id for m in page.items), reverse=True)
+        assert list_messages(session, MessageFilter(partner_id="vn")).total == 2
+        assert list_messages(session, MessageFilter(document_type="eco", direction="outbound")).total == 5
+        assert list_messages(session, MessageFilter(states=("sending",))).total == 1
+        assert list_messages(session, MessageFilter(created_from=now + timedelta(minutes=1))).total == 2
+        assert list_messages(session, MessageFilter(created_before=now + timedelta(minutes=1))).total == 6
+        assert [m.message_id for m in list_messages(session, MessageFilter(text="50%")).items] == [
+            "inbound_50%@them"
+        ]
+        assert list_messages(session, MessageFilter(text="m3-")).total == 1
+        assert list_messages(session, MessageFilter(text="_")).total == 1
+        second = list_messages(session, limit=3, offset=3, oldest_first=True)
+        assert [m.message_id for m in second.items] == ["m3-th@aswnode", "m4-th@aswnode", "m0-vn@aswnode"]
+        assert find_message(session, "m0-vn@aswnode").partner_id == "vn"
+
+
+def test_counts_and_queue_depth_follow_the_states(db: Database, now) -> None:
+    with db.session() as session:
+        a, _, _ = _outbound(session, now, 3)
+        _outbound(session, now, 1, partner="vn")
+        _inbound(session, now)
+        claim_due(session, claimer="n", now=now, lease=LEASE, limit=2)
+        mark_delivered(session, a, receipt_digest=None, now=now)
+    with db.read_session() as session:
+        assert count_by_state(session) == {
+            ("outbound", "delivered"): 1,
+            ("outbound", "sending"): 1,
+            ("outbound", "pending"): 2,
+            ("inbound", "received"): 1,
+        }
+        assert count_by_partner(session)[("vn", "outbound", "pending")] == 1
+        assert queue_depth(session) == 3
+        assert queue_depth(session, partner_id="vn") == 1
