@@ -63,7 +63,9 @@ def attach(ctx: NodeContext, root: resource.Resource) -> None:
         api = resource.Resource()
         root.putChild(API_PATH[0], api)
     api.putChild(API_PATH[1], api_resource(ctx, ministries))
-    service = DeliveryService(ctx, ministries)
+    from node.metrics import for_registry
+
+    service = DeliveryService(ctx, ministries, on_attempt=for_registry(ctx.metrics).webhook_attempt)
     _running.append(service)
     ctx.extras["node.delivery"] = service
     ctx.reactor.callWhenRunning(service.start)

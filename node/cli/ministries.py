@@ -1,0 +1,189 @@
+"""`aswnode ministries`: register the ministries that use the API (token shown once), list and remove them."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from node.api.ministries import DOCUMENT_TYPES, MinistryConfigError, hash_token, new_token, parse_ministries
+from node.cli import OperatorError
+
+__all__ = ["register"]
+
+SECTION = "ministries"
+NODE_FILE = "node.yaml"
+
+
+def _node_yaml(directory: Path) -> Path:
+    path = Path(directory) / NODE_FILE
+    if not path.is_file():
+        raise OperatorError(f"{path}: not found (is this a node directory made by `aswnode init`?)")
+    return path
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        raise OperatorError(f"{path.name}: not valid YAML") from None
+    if not isinstance(document, dict):
+        raise OperatorError(f"{path.name}: must be a mapping at the top level")
+    section = document.get(SECTION) or {}
+    if not isinstance(section, Mapping):
+        raise OperatorError(f"{path.name}: {SECTION}: must be a mapping of ministry id to its settings")
+    try:
+        parse_ministries(section)
+    except MinistryConfigError as exc:
+        raise OperatorError(f"{path.name}: {exc.key}: {exc.message}") from None
+    return dict(section)
+
+
+def _write_section(path: Path, section: Mapping[str, Any]) -> None:
+    """Replace only the top-level `ministries:` block, keeping the rest of node.yaml and its comments."""
+    text = path.read_text(encoding="utf-8")
+    block = yaml.safe_dump(
+        {SECTION: dict(section)}, sort_keys=False, default_flow_style=False, allow_unicode=True
+    )
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if re.match(rf"^{SECTION}\s*:", line)), None)
+    if start is None:
+        new = text + ("" if text.endswith("\n") or not text else "\n") + block
+    else:
+        end = start + 1
+        while end < len(lines) and (lines[end].startswith((" ", "\t", "#")) or not lines[end].strip()):
+            end += 1
+        new = "".join(lines[:start]) + block + "".join(lines[end:])
+    tmp = path.with_name(f".{path.name}.ministries.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _audit(directory: Path, action: str, ministry_id: str, detail: dict[str, Any]) -> None:
+    """Record the operator action in the audit log when the node's database is reachable."""
+    try:
+        from node.config import ConfigError, NodeConfig
+        from node.registry import audit_append, open_database
+
+        config = NodeConfig.load(directory)
+        db = open_database(config)
+    except (ImportError, ConfigError):
+        return
+    try:
+        with db.session() as session:
+            audit_append(
+                session,
+                actor="operator:cli",
+                action=action,
+                subject=f"ministry:{ministry_id}",
+                detail=detail,
+                status="ok",
+                form="cli",
+            )
+    finally:
+        db.close()
+
+
+@click.group("ministries")
+def ministries() -> None:
+    """Ministries that submit and receive documents through the API (node.yaml `ministries:`)."""
+
+
+@ministries.command("add")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--id", "ministry_id", required=True, help="short lower-case id, e.g. moit")
+@click.option("--name", default="", help="the ministry's name")
+@click.option(
+    "--documents",
+    "documents",
+    multiple=True,
+    required=True,
+    type=click.Choice(DOCUMENT_TYPES),
+    help="a document type it submits and receives (repeat for several)",
+)
+@click.option("--webhook", "webhook_url", default=None, help="URL inbound documents are POSTed to")
+@click.option("--client-cert-sha256", default=None, help="SHA-256 fingerprint of its TLS client certificate")
+def add(
+    directory: Path,
+    ministry_id: str,
+    name: str,
+    documents: tuple[str, ...],
+    webhook_url: str | None,
+    client_cert_sha256: str | None,
+) -> None:
+    """Add a ministry; prints its API token (and webhook secret) once, as JSON. Only hashes are stored."""
+    path = _node_yaml(directory)
+    section = _read(path)
+    if ministry_id in section:
+        raise OperatorError(f"{NODE_FILE}: {SECTION}.{ministry_id}: already exists (remove it first)")
+    token = new_token()
+    entry: dict[str, Any] = {
+        "name": name or ministry_id,
+        "documents": list(dict.fromkeys(documents)),
+        "api_token_sha256": hash_token(token),
+    }
+    if client_cert_sha256:
+        entry["client_cert_sha256"] = client_cert_sha256
+    secret = None
+    if webhook_url:
+        secret = secrets.token_urlsafe(32)
+        entry["webhook"] = {"url": webhook_url, "secret": secret}
+    candidate = {**section, ministry_id: entry}
+    try:
+        parse_ministries(candidate)
+    except MinistryConfigError as exc:
+        raise OperatorError(f"{NODE_FILE}: {exc.key}: {exc.message}") from None
+    _write_section(path, candidate)
+    _audit(directory, "ministry.add", ministry_id, {"documents": entry["documents"], "webhook": webhook_url})
+    out: dict[str, Any] = {"id": ministry_id, "api_token": token}
+    if secret is not None:
+        out["webhook_secret"] = secret
+    click.echo(json.dumps(out))
+
+
+@ministries.command("list")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def list_(directory: Path, as_json: bool) -> None:
+    """The configured ministries (never their secrets)."""
+    registry = parse_ministries(_read(_node_yaml(directory)))
+    rows = [
+        {
+            "id": m.id,
+            "name": m.name,
+            "documents": list(m.documents),
+            "token": m.token_hash is not None,
+            "client_certificate": m.client_cert_sha256 is not None,
+            "webhook": m.webhook_url,
+        }
+        for m in registry.ministries
+    ]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        click.echo(f"{row['id']}\t{','.join(row['documents'])}\t{row['webhook'] or 'pull'}\t{row['name']}")
+
+
+@ministries.command("remove")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--id", "ministry_id", required=True)
+def remove(directory: Path, ministry_id: str) -> None:
+    """Remove a ministry: its token stops working when the node is restarted."""
+    path = _node_yaml(directory)
+    section = _read(path)
+    if ministry_id not in section:
+        raise OperatorError(f"{NODE_FILE}: {SECTION}.{ministry_id}: no such ministry")
+    del section[ministry_id]
+    _write_section(path, section)
+    _audit(directory, "ministry.remove", ministry_id, {})
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(ministries)
