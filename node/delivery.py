@@ -27,7 +27,7 @@ from node.api.ministries import Ministry, MinistryRegistry
 from node.api.signature import SIGNATURE_HEADER, sign
 from node.context import NodeContext
 from node.store.models import Delivery, DeliveryState, Direction, Message, MessageState, Submission
-from node.submissions import ANSWER_STATUSES
+from node.submissions import ANSWER_STATUSES, document_type_for, profile_for
 
 __all__ = [
     "INLINE_PAYLOAD_LIMIT",
@@ -66,16 +66,7 @@ class Retry:
 def _document_type(message: Message) -> str:
     if message.document_type:
         return message.document_type
-    try:
-        from mappings import registry
-    except ImportError:
-        return "raw"
-    find = getattr(registry, "document_type_for", None)
-    if find is not None:
-        found = find(message.service, message.action)
-        if found:
-            return str(found)
-    return "raw"
+    return document_type_for(message.service, message.action) or "raw"
 
 
 def _is_test(message: Message) -> bool:
@@ -224,9 +215,7 @@ def describe(ctx: NodeContext, delivery: Delivery, message: Message) -> dict[str
     if document_type in ("eco", "ephyto") and message.payloads:
         xml = ctx.blobs.read_bytes(message.payloads[0].blob_digest, MAX_TREATY_BYTES)
         try:
-            from mappings import registry
-
-            out["document"] = registry.profile(document_type).from_treaty(xml)
+            out["document"] = profile_for(document_type).from_treaty(xml)
         except Exception as exc:
             out["document"] = None
             out["mapping_error"] = f"the {document_type} document could not be mapped: {exc}"

@@ -9,6 +9,7 @@ payload in the blob store, the submission a ministry follows, and an audit recor
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import re
 import uuid
@@ -28,13 +29,17 @@ from node.store.models import Direction, Message, MessageState, Partner, Payload
 from protocols.as4.payload import ByteSource, InMemory
 
 __all__ = [
+    "ANSWER_ACTION",
     "ANSWER_STATUSES",
+    "DOCUMENT_COLLABORATIONS",
     "DOCUMENT_TYPES",
     "MAX_DOCUMENT_BYTES",
     "SUBMITTED",
     "SubmissionRefused",
     "SubmissionResult",
     "derived_status",
+    "document_type_for",
+    "profile_for",
     "submit",
 ]
 
@@ -44,6 +49,13 @@ ANSWER_STATUSES = ("accepted", "not_accepted", "amendment_requested", "processed
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 SUBMITTED = "submitted"
 TREATY_MIME_TYPE = "application/xml"
+# The ebMS CollaborationInfo a certificate travels under unless the caller names one (project URNs,
+# like the treaty namespaces in mappings.namespaces); a partner's P-Mode may expect other values.
+DOCUMENT_COLLABORATIONS = {
+    "eco": ("urn:aswnode:service:eco", "EFormD"),
+    "ephyto": ("urn:aswnode:service:ephyto", "SPSCertificate"),
+}
+ANSWER_ACTION = "BusinessAnswer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +308,7 @@ def _prepare(
         raise _refused(422, "/payload", "malformed_json", f"the document is not JSON: {exc}") from None
     from mappings.errors import DomesticInvalid, MappingError
 
-    profile = _profile(document_type)
+    profile = profile_for(document_type)
     try:
         problems = tuple(_field_error(p) for p in (profile.validate(document) or ()))
         if problems:
@@ -308,8 +320,8 @@ def _prepare(
         raise _refused(422, "/payload", exc.code, exc.message) from None
     if isinstance(treaty, str):
         treaty = treaty.encode("utf-8")
-    service = service or getattr(profile, "service", None)
-    action = action or getattr(profile, "action", None)
+    service = service or DOCUMENT_COLLABORATIONS[document_type][0]
+    action = action or DOCUMENT_COLLABORATIONS[document_type][1]
     missing = [
         FieldError(
             "required", f"{name} is required: the {document_type} mapping names no default", f"/{name}"
@@ -331,10 +343,24 @@ def _prepare(
     )
 
 
-def _profile(document_type: str) -> Any:
-    from mappings import registry
-
+def profile_for(document_type: str) -> Any:
+    """The mapping profile of a document type (mappings.registry, or the package's own PROFILE)."""
+    try:
+        from mappings import registry
+    except ImportError:
+        module = importlib.import_module(f"mappings.{document_type}.profile")
+        return module.PROFILE
     return registry.profile(document_type)
+
+
+def document_type_for(service: str | None, action: str | None) -> str | None:
+    """The document type a received (service, action) carries: a business answer, a certificate, or None."""
+    if action == ANSWER_ACTION:
+        return "answer"
+    for document_type, (known_service, known_action) in DOCUMENT_COLLABORATIONS.items():
+        if service == known_service and action == known_action:
+            return document_type
+    return None
 
 
 def _field_error(problem: Any) -> FieldError:

@@ -33,17 +33,34 @@ _LIMIT = {
 _STAMP = {"type": ["string", "null"], "format": "date-time"}
 
 
-def _domestic_schema(document_type: str) -> dict[str, Any]:
-    """The mappings' domestic JSON Schema when it is there; otherwise an open object."""
-    try:
-        from mappings import registry
+def _hoisted(value: Any, prefix: str) -> Any:
+    """`value` with its `#/$defs/X` references pointing at `#/components/schemas/<prefix>X`."""
+    if isinstance(value, dict):
+        out = {k: _hoisted(v, prefix) for k, v in value.items()}
+        ref = out.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            out["$ref"] = f"#/components/schemas/{prefix}{ref[len('#/$defs/') :]}"
+        return out
+    if isinstance(value, list):
+        return [_hoisted(v, prefix) for v in value]
+    return value
 
-        schema = getattr(registry.profile(document_type), "schema", None)
-    except Exception:
-        schema = None
-    if isinstance(schema, dict):
-        return {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
-    return {"type": "object", "description": f"the domestic {document_type} catalogue document"}
+
+def _domestic_schemas(document_type: str, name: str) -> dict[str, Any]:
+    """The mappings' domestic JSON Schema as `name`, its `$defs` beside it as `<name>_<def>`."""
+    try:
+        from mappings.domestic import load_schema
+
+        schema = dict(load_schema(document_type))
+    except (ImportError, OSError, ValueError, KeyError):
+        return {name: {"type": "object", "description": f"the domestic {document_type} catalogue document"}}
+    prefix = f"{name}_"
+    defs = schema.pop("$defs", {})
+    for key in ("$schema", "$id"):
+        schema.pop(key, None)
+    out = {name: _hoisted(schema, prefix)}
+    out.update({prefix + key: _hoisted(value, prefix) for key, value in defs.items()})
+    return out
 
 
 def _schemas() -> dict[str, Any]:
@@ -102,8 +119,8 @@ def _schemas() -> dict[str, Any]:
             "required": ["errors"],
             "properties": {"errors": {"type": "array", "minItems": 1, "items": _ref("Error")}},
         },
-        "EcoDocument": _domestic_schema("eco"),
-        "EphytoDocument": _domestic_schema("ephyto"),
+        **_domestic_schemas("eco", "EcoDocument"),
+        **_domestic_schemas("ephyto", "EphytoDocument"),
         "SubmissionRequest": {
             "type": "object",
             "required": ["document_type", "partner", "payload"],
