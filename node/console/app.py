@@ -228,7 +228,7 @@ def _plain_page(title: str, text: str, status: int) -> Response:
     body = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f'<link rel="stylesheet" href="{PREFIX}/static/console.css"></head><body class="plain">'
-        "<main><h1>{escape(title)}</h1><p>{escape(text)}</p>"
+        f"<main><h1>{escape(title)}</h1><p>{escape(text)}</p>"
         f'<p><a href="{PREFIX}/">Back to the console</a></p>'
         "</main></body></html>"
     )

@@ -1,0 +1,111 @@
+"""Operator login: the right password opens a session, a wrong one or a ministry credential does not."""
+
+from __future__ import annotations
+
+import pytest_twisted
+from sqlalchemy import select
+
+from node.store.models import AuditRecord
+
+OPERATOR = "alice"
+PASSWORD = "correct horse battery staple"
+
+
+def _audit(node, action):
+    with node.ctx.db.read_session() as s:
+        return [
+            (r.actor, r.subject, r.status, r.detail)
+            for r in s.scalars(select(AuditRecord))
+            if r.action == action
+        ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_console_sends_a_visitor_without_a_session_to_the_login_page(node):
+    c = node.client()
+    for path in ("/console", "/console/", "/console/partners", "/console/messages", "/console/audit"):
+        r = await c.get(path)
+        assert r.code == 303, path
+        assert r.header("location").startswith("/console/login")
+    page = await c.get("/console/login")
+    assert page.code == 200 and 'type="password"' in page.text
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_right_password_opens_a_session_with_a_strict_httponly_cookie(node):
+    c = node.client()
+    r = await c.login()
+    assert r.code == 303 and r.header("location") == "/console/"
+    session_cookie = [s for s in c.set_cookies if s.startswith("aswnode_console=")][-1]
+    assert "HttpOnly" in session_cookie and "SameSite=strict" in session_cookie.replace("Strict", "strict")
+    assert "Path=/console" in session_cookie
+    page = await c.get("/console/")
+    assert page.code == 200 and "Dashboard" in page.text and OPERATOR in page.text
+    assert _audit(node, "console.login")[-1][:3] == (f"operator:{OPERATOR}", f"operator:{OPERATOR}", "ok")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_wrong_password_is_refused_audited_and_never_written_anywhere(node):
+    c = node.client()
+    r = await c.login(password="not the password at all")
+    assert r.code == 401 and "Wrong operator id or password" in r.text
+    assert (await c.get("/console/partners")).code == 303
+    refused = _audit(node, "console.login")
+    assert refused[-1][2] == "refused"
+    assert "not the password" not in str(refused)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_ministry_api_credential_does_not_open_the_console(node):
+    c = node.client()
+    token = "ministry-moit-token-0123456789abcdef"
+    r = await c.get("/console/partners", headers={"Authorization": f"Bearer {token}"})
+    assert r.code == 303 and r.header("location").startswith("/console/login")
+    r = await c.login(operator="moit", password=token)
+    assert r.code == 401
+    assert (await c.get("/console/", headers={"Authorization": f"Bearer {token}"})).code == 303
+
+
+@pytest_twisted.ensureDeferred
+async def test_repeated_failures_lock_the_login_even_with_the_right_password(node):
+    c = node.client()
+    for _ in range(5):
+        assert (await c.login(password="wrong password guess")).code == 401
+    r = await c.login(password=PASSWORD)
+    assert r.code == 429 and "Too many failed attempts" in r.text
+    node.clock.advance(minutes=11)
+    assert (await c.login(password=PASSWORD)).code == 303
+
+
+@pytest_twisted.ensureDeferred
+async def test_logout_ends_the_session(node):
+    c = node.client()
+    await c.login()
+    page = await c.get("/console/")
+    old_cookie = dict(c.cookies)
+    r = await c.post("/console/logout", {"csrf": page.csrf()})
+    assert r.code == 303
+    c.cookies = old_cookie  # a copied cookie is worthless after logout
+    assert (await c.get("/console/")).code == 303
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_operator_removed_from_node_yaml_loses_the_session(node):
+    from node.console.operators import remove_operator
+
+    c = node.client()
+    await c.login()
+    assert (await c.get("/console/")).code == 200
+    remove_operator(node.directory / "node.yaml", OPERATOR)
+    assert (await c.get("/console/")).code == 303
+
+
+@pytest_twisted.ensureDeferred
+async def test_login_redirects_only_inside_the_console(node):
+    c = node.client()
+    page = await c.get("/console/login?next=/messages")
+    r = await c.post(
+        "/console/login",
+        {"csrf": page.csrf(), "id": OPERATOR, "password": PASSWORD, "next": "//evil.example/x"},
+    )
+    assert r.code == 303 and r.header("location") == "/console/"
