@@ -1,4 +1,4 @@
-"""Domestic catalogue documents: their JSON Schemas (draft 2020-12), validation to field errors, and field listing."""
+"""Domestic catalogue documents: JSON Schemas (draft 2020-12), validation to field errors, field listing."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ __all__ = [
     "DomesticField",
     "SemanticCheck",
     "fields",
+    "is_date",
     "label",
     "load_schema",
     "pointer",
@@ -42,6 +43,14 @@ def _is_date(value: object) -> bool:
     return bool(_DATE.match(value)) and date.fromisoformat(value) is not None
 
 
+def is_date(value: object) -> bool:
+    """True for a valid YYYY-MM-DD date string (semantic checks compare only those)."""
+    try:
+        return isinstance(value, str) and _is_date(value)
+    except ValueError:
+        return False
+
+
 @_formats.checks("date-time", raises=ValueError)
 def _is_datetime(value: object) -> bool:
     if not isinstance(value, str):
@@ -49,7 +58,9 @@ def _is_datetime(value: object) -> bool:
     return bool(_DATETIME.match(value)) and datetime.fromisoformat(value.replace("Z", "+00:00")) is not None
 
 
-def _codelist_keyword(validator: Any, list_id: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+def _codelist_keyword(
+    validator: Any, list_id: str, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
     if isinstance(instance, str) and instance not in load_codelist(list_id):
         yield ValidationError(f"{instance!r} is not in code list {list_id}")
 
@@ -135,16 +146,24 @@ def _errors_of(document_type: str, error: ValidationError) -> Iterator[FieldErro
     if kind == "required":
         for prop in error.validator_value:
             if isinstance(value, dict) and prop not in value:
-                yield FieldError(pointer([*parts, prop]), "required", f"{label(document_type, [*parts, prop])}: is required.")
+                yield FieldError(
+                    pointer([*parts, prop]),
+                    "required",
+                    f"{label(document_type, [*parts, prop])}: is required.",
+                )
         return
     if kind in ("additionalProperties", "unevaluatedProperties"):
         known = set(error.schema.get("properties", {}))
         for prop in sorted(set(value) - known) if isinstance(value, dict) else ():
-            yield FieldError(pointer([*parts, prop]), "unknown-field", f"'{prop}' is not a field of this document.")
+            yield FieldError(
+                pointer([*parts, prop]), "unknown-field", f"'{prop}' is not a field of this document."
+            )
         return
     if kind == "x-codelist":
         codelist = load_codelist(error.validator_value)
-        yield FieldError(pointer(parts), "unknown-code", f"{where}: '{value}' is not a code in {codelist.title}.")
+        yield FieldError(
+            pointer(parts), "unknown-code", f"{where}: '{value}' is not a code in {codelist.title}."
+        )
         return
     code, text = _describe(kind, error.validator_value, value, error.message)
     yield FieldError(pointer(parts), code, f"{where}: {text}.")
@@ -163,7 +182,11 @@ def _describe(kind: str, limit: Any, value: Any, fallback: str) -> tuple[str, st
     if kind == "pattern":
         return "bad-format", f"'{value}' does not have the expected form"
     if kind == "minLength":
-        return ("empty", "must not be empty") if limit == 1 else ("too-short", f"needs at least {limit} characters")
+        return (
+            ("empty", "must not be empty")
+            if limit == 1
+            else ("too-short", f"needs at least {limit} characters")
+        )
     if kind == "maxLength":
         return "too-long", f"is longer than {limit} characters"
     if kind in ("minimum", "exclusiveMinimum"):
@@ -233,11 +256,23 @@ def fields(document_type: str) -> tuple[DomesticField, ...]:
             if items.get("type") == "object":
                 walk(items, [*parts, "*"], True, None)
                 return
-            out.append(_leaf(parts + ["*"], vi, schema.get("description", ""), f"{low}..n", items.get("x-codelist")))
+            out.append(
+                _leaf([*parts, "*"], vi, schema.get("description", ""), f"{low}..n", items.get("x-codelist"))
+            )
             return
-        out.append(_leaf(parts, vi, schema.get("description", ""), "1" if required else "0..1", schema.get("x-codelist")))
+        out.append(
+            _leaf(
+                parts,
+                vi,
+                schema.get("description", ""),
+                "1" if required else "0..1",
+                schema.get("x-codelist"),
+            )
+        )
 
-    def _leaf(parts: list[str], vi: str, description: str, cardinality: str, codelist: str | None) -> DomesticField:
+    def _leaf(
+        parts: list[str], vi: str, description: str, cardinality: str, codelist: str | None
+    ) -> DomesticField:
         name = next(p for p in reversed(parts) if p != "*")
         return DomesticField(pointer(parts), name, vi, description, cardinality, codelist)
 

@@ -41,5 +41,7 @@ class DomesticInvalid(MappingError):
     """A domestic document failed validation; `errors` holds every field error at once."""
 
     def __init__(self, errors: tuple[FieldError, ...]) -> None:
-        super().__init__("domestic-invalid", f"{len(errors)} field error(s), first at {errors[0].pointer or '/'}")
+        super().__init__(
+            "domestic-invalid", f"{len(errors)} field error(s), first at {errors[0].pointer or '/'}"
+        )
         self.errors = errors

@@ -13,6 +13,7 @@ from lxml import etree
 
 from mappings import domestic, rules, xmlsafe
 from mappings.errors import DomesticInvalid, FieldError, MappingError
+from mappings.namespaces import PREFIXES
 
 __all__ = ["MappingProfile", "TableRow"]
 
@@ -51,6 +52,9 @@ class MappingProfile:
     checks: tuple[domestic.SemanticCheck, ...] = ()
     strict_inbound: bool = True  # False: read foreign documents even when they fail the XSD
     nsmap: Mapping[str | None, str] = field(default_factory=dict)
+    root_attributes: Mapping[str, str] = field(
+        default_factory=dict
+    )  # constant attributes, e.g. a format version
     max_bytes: int = xmlsafe.DEFAULT_MAX_BYTES
 
     def __post_init__(self) -> None:
@@ -59,10 +63,15 @@ class MappingProfile:
         schema = {f.pointer for f in domestic.fields(self.document_type)}
         silent = schema - mapped - set(self.unmapped)
         if silent:
-            raise ValueError(f"{self.document_type} {self.version}: fields neither mapped nor listed unmapped: {sorted(silent)}")
+            raise ValueError(
+                f"{self.document_type} {self.version}: fields neither mapped nor listed unmapped: "
+                f"{sorted(silent)}"
+            )
         stray = (mapped | set(self.unmapped)) - schema
         if stray:
-            raise ValueError(f"{self.document_type} {self.version}: rules name fields the schema lacks: {sorted(stray)}")
+            raise ValueError(
+                f"{self.document_type} {self.version}: rules name fields the schema lacks: {sorted(stray)}"
+            )
 
     # ---- the contract ----------------------------------------------------------------------
 
@@ -83,7 +92,7 @@ class MappingProfile:
         errors = self.validate(document)
         if errors:
             raise DomesticInvalid(errors)
-        root = etree.Element(self.root_element, nsmap=dict(self.nsmap))
+        root = etree.Element(self.root_element, dict(self.root_attributes), nsmap=dict(self.nsmap))
         rules.build(self.rules, document, root)
         self._check_schema(root, "our output")
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
@@ -119,9 +128,9 @@ class MappingProfile:
             info = by_pointer[_pattern(row.field)]
             out.append(
                 TableRow(
-                    info.pointer,
+                    row.field,
                     info.label_vi,
-                    row.path.lstrip("/") if row.path.startswith("/") else row.path,
+                    self._root_name() + row.path,
                     row.codelist or info.codelist or "",
                     info.cardinality,
                     row.transform,
@@ -130,10 +139,21 @@ class MappingProfile:
         for pointer in self.unmapped_fields:
             info = by_pointer[pointer]
             out.append(
-                TableRow(info.pointer, info.label_vi, "— not carried", info.codelist or "", info.cardinality,
-                         f"not mapped: {self.unmapped[pointer]}")
+                TableRow(
+                    info.pointer,
+                    info.label_vi,
+                    "— not carried",
+                    info.codelist or "",
+                    info.cardinality,
+                    f"not mapped: {self.unmapped[pointer]}",
+                )
             )
         return tuple(out)
+
+    def _root_name(self) -> str:
+        namespace, _, local = self.root_element[1:].partition("}")
+        prefix = next((p for p, uri in PREFIXES.items() if uri == namespace), "")
+        return f"{prefix}:{local}" if prefix else local
 
     def _schema(self) -> etree.XMLSchema:
         cache = getattr(_SCHEMAS, "by_file", None)
@@ -153,7 +173,8 @@ class MappingProfile:
             first = schema.error_log[0]
             raise MappingError(
                 "schema-invalid",
-                f"{whose} fails {self.xsd_file} ({len(schema.error_log)} error(s)); first at line {first.line}: {first.message}",
+                f"{whose} fails {self.xsd_file} ({len(schema.error_log)} error(s)); "
+                f"first at line {first.line}: {first.message}",
             )
 
 

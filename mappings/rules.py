@@ -11,6 +11,7 @@ not depend on element order (foreign documents are read leniently).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -97,7 +98,7 @@ BOOLEAN = Transform("boolean", "true/false ⇄ xs:boolean", lambda v: "true" if 
 
 @dataclass(frozen=True, slots=True)
 class Leaf:
-    """One domestic value (`field`, `a/b` nested, `.` = the list item itself) ⇄ one element text or attribute."""
+    """One domestic value (`field`; `a/b` nested; `.` the list item) ⇄ one element text or attribute."""
 
     field: str
     path: str
@@ -176,7 +177,7 @@ def _get(obj: Any, dotted: str) -> Any:
 def _put(obj: Any, dotted: str, value: Any) -> None:
     """Set a nested value; a numeric step (`address_lines/2`) appends to a list, so gaps close up."""
     parts = dotted.split("/")
-    for part, following in zip(parts, parts[1:], strict=False):
+    for part, following in itertools.pairwise(parts):
         obj = obj.setdefault(part, [] if following.isdigit() else {})
     last = parts[-1]
     if last.isdigit():
@@ -239,7 +240,9 @@ def build(rules: tuple[Rule, ...], obj: dict[str, Any], parent: etree._Element) 
                 _make(parent, _steps(rule.path), rule.transform.to_text(value))
         elif isinstance(rule, Each):
             for item in _get(obj, rule.field) or ():
-                _append_fresh(parent, _steps(rule.path), lambda el, item=item, rule=rule: build(rule.rules, item, el))
+                _append_fresh(
+                    parent, _steps(rule.path), lambda el, item=item, rule=rule: build(rule.rules, item, el)
+                )
         else:
             items = [obj] if rule.field is None else list(_get(obj, rule.field) or ())
             for item in items:

@@ -1,4 +1,4 @@
-"""Hardened XML parsing for documents from outside: no DTD, no entities, no network, bounded size and depth."""
+"""Hardened XML parsing of outside documents: no DTD, no entities, no network, bounded size and depth."""
 
 from __future__ import annotations
 
