@@ -207,8 +207,6 @@ def _open(
     spool: SpoolFactory,
 ) -> ReceivedUserMessage:
     root = envelope.root
-    if not _has_signature(root):
-        raise EbmsException(EbmsError.POLICY_NONCOMPLIANCE, "the message is not signed")
     if require_encryption:
         encrypted = {
             (c.get("URI") or "")[4:]
@@ -221,6 +219,8 @@ def _open(
                     EbmsError.POLICY_NONCOMPLIANCE, f"payload {attachment.content_id[:80]} is not encrypted"
                 )
     attachments = decrypt_attachments(root, envelope.attachments, own, spool=spool)
+    if not _has_signature(root):
+        raise EbmsException(EbmsError.POLICY_NONCOMPLIANCE, "the message is not signed")
     required = [p.content_id for p in message.payload_info if p.content_id is not None]
     signature = verify_envelope(root, attachments, trusted=sender_certificates, required_attachments=required)
     by_cid = {a.content_id: a for a in attachments}
