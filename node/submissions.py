@@ -25,7 +25,9 @@ from twisted.internet import defer, threads
 
 from node.api.errors import FieldError
 from node.context import NodeContext
-from node.store.models import Direction, Message, MessageState, Partner, Payload, Submission
+from node.store.blobs import BlobRef
+from node.store.messages import NewPayload, create_outbound
+from node.store.models import Message, MessageState, Partner, Submission
 from protocols.as4.payload import ByteSource, InMemory
 
 __all__ = [
@@ -450,38 +452,28 @@ def _store(
     )
     session.add(submission)
     session.flush()
-    message = Message(
-        direction=Direction.OUTBOUND.value,
-        message_id=message_id,
+    create_outbound(
+        session,
         partner_id=prepared.partner_id,
+        message_id=message_id,
         service=prepared.service,
         action=prepared.action,
+        payloads=(
+            NewPayload(
+                blob=BlobRef(treaty_digest, treaty_size),
+                mime_type=prepared.mime_type,
+                content_id=f"{uuid.uuid4()}@{message_id.rsplit('@', 1)[1]}",
+            ),
+        ),
+        now=now,
         conversation_id=str(uuid.uuid4()),
         from_party_id=ctx.party_id,
         to_party_id=prepared.to_party_id,
         document_type=prepared.document_type,
         ministry=ministry,
-        properties={},
-        state=MessageState.PENDING.value,
-        attempts=0,
-        next_attempt_at=now,
-        is_test=is_test,
         submission_id=submission_id,
-        created_at=now,
-        updated_at=now,
+        is_test=is_test,
     )
-    message.payloads.append(
-        Payload(
-            position=0,
-            content_id=f"{uuid.uuid4()}@{message_id.rsplit('@', 1)[1]}",
-            mime_type=prepared.mime_type,
-            blob_digest=treaty_digest,
-            size=treaty_size,
-            properties={},
-        )
-    )
-    session.add(message)
-    session.flush()
     ctx.audit.append(
         session,
         actor=ministry if ":" in ministry else f"ministry:{ministry}",

@@ -10,9 +10,7 @@ from typing import Any
 
 from twisted.web import resource
 
-from node.api.auth import Authenticator
 from node.api.ministries import MinistryConfigError, MinistryRegistry, parse_ministries
-from node.api.openapi import document
 from node.api.router import ApiCall, ApiResource, JsonAnswer, Route
 from node.context import NodeContext
 
@@ -38,7 +36,10 @@ def ministries_of(ctx: NodeContext) -> MinistryRegistry:
 
 def api_resource(ctx: NodeContext, ministries: MinistryRegistry | None = None) -> ApiResource:
     """The /api/v1 leaf resource with every route."""
+    # Imported here: node.submissions (imported by these) uses node.api.errors, so not at package import.
     from node.api import inbox_routes, submission_routes
+    from node.api.auth import Authenticator
+    from node.api.openapi import document
 
     ministries = ministries if ministries is not None else ministries_of(ctx)
 
@@ -53,8 +54,8 @@ def api_resource(ctx: NodeContext, ministries: MinistryRegistry | None = None) -
     return ApiResource(routes, Authenticator(ministries))
 
 
-def attach(ctx: NodeContext, root: resource.Resource) -> None:
-    """Mount /api/v1 on `root` and start the delivery service when the reactor runs."""
+def attach(ctx: NodeContext, root: resource.Resource, *, deliver: bool = True) -> None:
+    """Mount /api/v1 on `root`; with `deliver`, start the delivery service when the reactor runs."""
     from node.delivery import DeliveryService
 
     ministries = ministries_of(ctx)
@@ -66,9 +67,10 @@ def attach(ctx: NodeContext, root: resource.Resource) -> None:
     from node.metrics import for_registry
 
     service = DeliveryService(ctx, ministries, on_attempt=for_registry(ctx.metrics).webhook_attempt)
-    _running.append(service)
     ctx.extras["node.delivery"] = service
-    ctx.reactor.callWhenRunning(service.start)
+    if deliver:
+        _running.append(service)
+        ctx.reactor.callWhenRunning(service.start)
 
 
 def stop() -> Any:

@@ -1,0 +1,196 @@
+"""/api/v1/submissions and submissions.submit: accepted, refused with pointers, idempotent, isolated."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest_twisted
+from sqlalchemy import func, select
+
+from node.store.models import AuditRecord, Message, Partner, Submission
+from node.submissions import DOCUMENT_COLLABORATIONS, profile_for
+
+
+def _count(node, model) -> int:
+    with node.ctx.db.read_session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def _submission_audits(node) -> list[AuditRecord]:
+    with node.ctx.db.read_session() as s:
+        return [r for r in s.scalars(select(AuditRecord)) if r.action == "submission.accept"]
+
+
+EPHYTO = json.loads((Path(__file__).parent / "ephyto.json").read_text())
+
+
+def _ephyto(**changes):
+    body = {"document_type": "ephyto", "partner": "th", "payload": json.loads(json.dumps(EPHYTO))}
+    body.update(changes)
+    return body
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_valid_ephyto_is_accepted_mapped_and_queued_as_a_pending_message(api_node):
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_ephyto())
+    assert r.code == 202, r.body
+    answer = r.json()
+    assert answer["state"] == "pending" and answer["message_id"].endswith("@vn-nsw")
+    assert r.header("location") == f"/api/v1/submissions/{answer['id']}"
+
+    with api_node.ctx.db.read_session() as s:
+        message = s.scalar(select(Message).where(Message.message_id == answer["message_id"]))
+        assert message.direction == "outbound" and message.state == "pending" and message.partner_id == "th"
+        assert (message.service, message.action) == DOCUMENT_COLLABORATIONS["ephyto"]
+        assert message.submission_id == answer["id"] and message.ministry == "mard"
+        xml = api_node.ctx.blobs.read_bytes(message.payloads[0].blob_digest, 10_000_000)
+        assert message.payloads[0].mime_type == "application/xml"
+    assert profile_for("ephyto").from_treaty(xml) == EPHYTO
+    audits = _submission_audits(api_node)
+    assert len(audits) == 1 and audits[0].actor == "ministry:mard" and audits[0].form == "api"
+
+    shown = await api_node.call("GET", f"/api/v1/submissions/{answer['id']}", ministry="mard")
+    assert shown.code == 200
+    view = shown.json()
+    assert view["status"] == "pending" and view["partner"] == "th" and view["document_type"] == "ephyto"
+    assert view["message"]["message_id"] == answer["message_id"]
+    assert [h["status"] for h in view["history"]] == ["submitted"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_invalid_domestic_document_is_422_with_a_pointer_per_field_and_nothing_is_stored(api_node):
+    body = _ephyto()
+    body["payload"]["consignor"]["name"] = ""
+    body["payload"]["export_country"] = "ZZ"
+    del body["payload"]["signatory"]
+    body["colour"] = "blue"
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=body)
+    assert r.code == 422
+    errors = r.json()["errors"]
+    assert {e["pointer"] for e in errors} == {"/colour"}  # the request's own fields are checked first
+    del body["colour"]
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=body)
+    assert r.code == 422
+    errors = r.json()["errors"]
+    pointers = {e["pointer"] for e in errors}
+    assert {"/payload/consignor/name", "/payload/export_country"} <= pointers
+    assert any(p == "/payload" or p.startswith("/payload/signatory") for p in pointers)
+    assert all(e["code"] and e["message"] for e in errors)
+    assert _count(api_node, Submission) == 0 and _count(api_node, Message) == 0
+    assert _submission_audits(api_node) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_request_field_problems_come_all_at_once_with_pointers(api_node):
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body={"payload": []})
+    assert r.code == 422
+    pointers = {e["pointer"] for e in r.json()["errors"]}
+    assert pointers == {"/document_type", "/partner", "/payload"}
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", raw=b"{not json")
+    assert r.code == 400 and r.json()["errors"][0]["pointer"] == ""
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_ephyto(partner="nowhere"))
+    assert r.code == 422 and r.json()["errors"][0]["pointer"] == "/partner"
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_ephyto(document_type="eco"))
+    assert r.code == 422 and r.json()["errors"][0]["code"] == "document_type_not_allowed"
+    assert _count(api_node, Submission) == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_idempotency_key_makes_a_retry_safe_and_refuses_a_different_body(api_node):
+    key = {"Idempotency-Key": "mard-2026-000123"}
+    first = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_ephyto(), headers=key)
+    again = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_ephyto(), headers=key)
+    assert first.code == again.code == 202
+    assert first.json() == again.json()
+    assert again.header("idempotent-replayed") == "true"
+    assert _count(api_node, Submission) == 1 and _count(api_node, Message) == 1
+
+    changed = _ephyto()
+    changed["payload"]["consignee"]["name"] = "Someone Else Ltd."
+    other = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=changed, headers=key)
+    assert other.code == 422 and other.json()["errors"][0]["code"] == "idempotency_key_reused"
+    assert _count(api_node, Submission) == 1
+
+    # The key is the ministry's own: another ministry may use the same text.
+    raw = {
+        "document_type": "raw",
+        "partner": "th",
+        "payload": base64.b64encode(b"x").decode(),
+        "mime_type": "text/plain",
+        "service": "urn:test:svc",
+        "action": "Go",
+    }
+    mine = await api_node.call("POST", "/api/v1/submissions", ministry="moit", body=raw, headers=key)
+    assert mine.code == 202 and mine.json()["id"] != first.json()["id"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_ministry_sees_only_its_own_submissions_and_others_are_not_found(api_node):
+    theirs = (await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_ephyto())).json()
+    raw = {
+        "document_type": "raw",
+        "partner": "th",
+        "payload": base64.b64encode(b"hello").decode(),
+        "mime_type": "text/plain",
+        "service": "urn:test:svc",
+        "action": "Go",
+    }
+    mine = (await api_node.call("POST", "/api/v1/submissions", ministry="moit", body=raw)).json()
+
+    r = await api_node.call("GET", f"/api/v1/submissions/{theirs['id']}", ministry="moit")
+    assert r.code == 404 and r.json()["errors"][0]["code"] == "not_found"
+    listed = (await api_node.call("GET", "/api/v1/submissions", ministry="moit")).json()["items"]
+    assert [i["id"] for i in listed] == [mine["id"]]
+    pending = (await api_node.call("GET", "/api/v1/submissions?status=pending", ministry="mard")).json()
+    assert [i["id"] for i in pending["items"]] == [theirs["id"]]
+    none = (await api_node.call("GET", "/api/v1/submissions?status=accepted", ministry="mard")).json()
+    assert none["items"] == []
+    bad = await api_node.call("GET", "/api/v1/submissions?status=maybe", ministry="mard")
+    assert bad.code == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_raw_payload_is_stored_byte_for_byte(api_node):
+    data = bytes(range(256)) * 40
+    raw = {
+        "document_type": "raw",
+        "partner": "th",
+        "payload": base64.b64encode(data).decode(),
+        "mime_type": "application/octet-stream",
+        "service": "urn:test:svc",
+        "action": "Go",
+    }
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="moit", body=raw)
+    assert r.code == 202
+    with api_node.ctx.db.read_session() as s:
+        message = s.scalar(select(Message).where(Message.message_id == r.json()["message_id"]))
+        digest = message.payloads[0].blob_digest
+    assert api_node.ctx.blobs.read_bytes(digest, len(data)) == data
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_partner_that_may_not_exchange_gets_409_with_the_reason_and_nothing_is_stored(api_node):
+    with api_node.ctx.db.session() as s:
+        s.get(Partner, "kh").state = "suspended"
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_ephyto(partner="kh"))
+    assert r.code == 409
+    error = r.json()["errors"][0]
+    assert error["pointer"] == "/partner" and "suspended" in error["message"]
+    assert _count(api_node, Submission) == 0 and _count(api_node, Message) == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_a_valid_token_the_api_answers_401_and_never_echoes_the_token(api_node):
+    r = await api_node.call("GET", "/api/v1/submissions", ministry=None)
+    assert r.code == 401 and r.header("www-authenticate").startswith("Bearer")
+    wrong = "aswm_" + "A" * 43
+    r = await api_node.call(
+        "GET", "/api/v1/submissions", ministry=None, headers={"Authorization": f"Bearer {wrong}"}
+    )
+    assert r.code == 401 and wrong.encode() not in r.body
+    r = await api_node.call("DELETE", "/api/v1/submissions", ministry="moit")
+    assert r.code == 405 and "GET" in r.header("allow")
+    r = await api_node.call("GET", "/api/v1/nothing-here", ministry="moit")
+    assert r.code == 404
