@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 
 import pytest
 from cryptography import x509
@@ -76,3 +77,13 @@ def pmode(**overrides: object) -> PMode:
     }
     data.update(overrides)
     return PMode.from_dict(data)
+
+
+@pytest.fixture
+def make_user_message() -> Callable[..., UserMessage]:
+    return user_message
+
+
+@pytest.fixture
+def make_pmode() -> Callable[..., PMode]:
+    return pmode
