@@ -292,3 +292,81 @@ def test_multihop_message_with_bom_verifies(as4net):
     envelope, parts = read_message(as4net / "as4-multihop-message.as4")
     signer = find_signing_certificate(envelope)
     assert verify_envelope(envelope, parts, trusted=[signer], required_attachments=[]).certificate == signer
+
+
+# --- Domibus: one message, four ways to name the signing key (key resolution only) -----------------
+
+
+@pytest.fixture(scope="module")
+def domibus(vectors: Path) -> Path:
+    return vectors / "as4" / "domibus"
+
+
+def domibus_message(domibus: Path, name: str) -> etree._Element:
+    return parse_xml((domibus / name).read_bytes(), max_depth=128)
+
+
+def domibus_leaf(domibus: Path) -> x509.Certificate:
+    leaf = find_signing_certificate(domibus_message(domibus, "bst_x509v3_incoming_message.xml"))
+    assert leaf is not None
+    return leaf
+
+
+def test_domibus_x509v3_token_names_the_leaf_certificate(domibus):
+    leaf = domibus_leaf(domibus)
+    assert leaf.subject.rfc4514_string() == "CN=LEAF CERTIFICATE,O=EU.TEST,ST=BRUXELLES,C=BE"
+    assert leaf.serial_number == 4096
+
+
+def test_domibus_pkipath_token_resolves_to_the_end_entity_of_the_path(domibus):
+    envelope = domibus_message(domibus, "bst_X509PKIPathv1_incoming_message.xml")
+    assert signature_token_reference(envelope).style == "bst"
+    assert find_signing_certificate(envelope) == domibus_leaf(domibus)
+
+
+def test_domibus_issuer_serial_names_the_leaf_certificate(domibus):
+    envelope = domibus_message(domibus, "is_incoming_message.xml")
+    reference = signature_token_reference(envelope)
+    assert (reference.style, reference.issuer, reference.serial) == (
+        "issuer-serial",
+        "CN=ICA CERTIFICATE,O=EU.TEST,ST=BRUXELLES,C=BE",
+        4096,
+    )
+    assert find_signing_certificate(envelope) is None  # the message does not carry it
+    leaf = domibus_leaf(domibus)
+    assert find_signing_certificate(envelope, [leaf]) == leaf
+
+
+def test_domibus_ski_names_the_leaf_certificate(domibus):
+    envelope = domibus_message(domibus, "ski_incoming_message.xml")
+    assert signature_token_reference(envelope).style == "ski"
+    leaf = domibus_leaf(domibus)
+    assert find_signing_certificate(envelope, [leaf]) == leaf
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bst_x509v3_incoming_message.xml",
+        "bst_X509PKIPathv1_incoming_message.xml",
+        "is_incoming_message.xml",
+        "ski_incoming_message.xml",
+    ],
+)
+def test_domibus_pretty_printed_messages_resolve_but_do_not_verify(domibus, name):
+    envelope = domibus_message(domibus, name)
+    assert_refused(
+        EbmsError.FAILED_AUTHENTICATION,
+        verify_envelope,
+        envelope,
+        (),
+        trusted=[domibus_leaf(domibus)],
+        required_attachments=[],
+    )
+
+
+def test_domibus_pkipath_content_labelled_x509v3_is_refused(domibus):
+    # The token says X509v3 but holds a PkiPath: the label is not second-guessed.
+    envelope = domibus_message(domibus, "RawXMLMessageWithSpacesAndPkiPath.xml")
+    failure = assert_refused(EbmsError.FAILED_AUTHENTICATION, signature_token_reference, envelope)
+    assert "unreadable security token" in failure.detail
