@@ -1,0 +1,157 @@
+"""node.delivery: routing received documents, a signed webhook retried until 2xx, pull + ack, test service."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import pytest
+import pytest_twisted
+from sqlalchemy import func, select
+
+from node.api import ministries_of
+from node.api.signature import SignatureError, sign, verify
+from node.delivery import DeliveryService, Retry
+from node.store.messages import NewPayload, store_inbound
+from node.store.models import Delivery, Message
+from node.submissions import DOCUMENT_COLLABORATIONS, profile_for
+from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
+
+
+def _receive(node, data: bytes, *, service: str, action: str, mime: str, is_test: bool = False) -> str:
+    """What node.inbound stores for a received message (same repository function)."""
+    blob = node.ctx.blobs.put_bytes(data)
+    message_id = f"{uuid.uuid4()}@th-nsw"
+    with node.ctx.db.session() as s:
+        store_inbound(
+            s,
+            partner_id="th",
+            message_id=message_id,
+            service=service,
+            action=action,
+            payloads=(NewPayload(blob=blob, mime_type=mime, content_id="part-1@th-nsw"),),
+            now=node.clock(),
+            wire_digest=None,
+            is_test=is_test,
+            ministry="-" if is_test else None,
+            audit=node.ctx.audit,
+        )
+    return message_id
+
+
+def _deliveries(node) -> list[Delivery]:
+    with node.ctx.db.read_session() as s:
+        return list(s.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def _service(node, **kw) -> DeliveryService:
+    return DeliveryService(node.ctx, ministries_of(node.ctx), retry=Retry(first=10, cap=60), **kw)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_received_document_is_pushed_by_signed_webhook_and_retried_until_acknowledged(api_node):
+    data = b"<raw>document for moit</raw>"
+    message_id = _receive(api_node, data, service="urn:test:svc", action="Go", mime="application/xml")
+    service = _service(api_node)
+    await service.tick()
+    [delivery] = _deliveries(api_node)
+    assert delivery.ministry == "moit" and delivery.state == "pending" and delivery.attempts == 1
+    assert "503" in delivery.last_error
+    assert len(api_node.webhook.calls) == 1
+
+    await service.tick()  # not due yet: backoff
+    assert len(api_node.webhook.calls) == 1
+
+    # A restart: a new service instance picks the schedule up from the database.
+    api_node.clock.advance(seconds=11)
+    await _service(api_node).tick()
+    assert len(api_node.webhook.calls) == 2 and _deliveries(api_node)[0].attempts == 2
+    api_node.clock.advance(seconds=19)
+    await _service(api_node).tick()
+    assert _deliveries(api_node)[0].attempts == 2  # second backoff is 20 s
+    api_node.clock.advance(seconds=2)
+    await _service(api_node).tick()
+    [delivery] = _deliveries(api_node)
+    assert delivery.state == "delivered" and delivery.attempts == 3 and delivery.delivered_at is not None
+    assert [code for _, _, code in api_node.webhook.calls] == [503, 503, 204]
+
+    api_node.clock.advance(seconds=3600)
+    await _service(api_node).tick()
+    assert len(api_node.webhook.calls) == 3  # acknowledged: never again
+
+    headers, body, _ = api_node.webhook.calls[-1]
+    now = int(api_node.clock().timestamp()) - 3600
+    verify(api_node.webhook_secret, headers["x-asw-signature"], body, now=now)
+    with pytest.raises(SignatureError):
+        verify(api_node.webhook_secret, headers["x-asw-signature"], body + b" ", now=now)
+    with pytest.raises(SignatureError):
+        verify("another secret of enough length", headers["x-asw-signature"], body, now=now)
+    event = json.loads(body)
+    assert event["event"] == "document.received" and event["message_id"] == message_id
+    assert event["partner"] == "th" and event["document_type"] == "raw"
+    assert base64.b64decode(event["payloads"][0]["data_base64"]) == data
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_test_service_message_is_never_delivered(api_node):
+    _receive(api_node, b"ping", service=TEST_SERVICE, action=TEST_ACTION, mime="text/plain", is_test=True)
+    with api_node.ctx.db.session() as s:  # even one the inbound side left unmarked
+        s.scalar(select(Message)).ministry = None
+    await _service(api_node).tick()
+    assert _deliveries(api_node) == []
+    assert api_node.webhook.calls == []
+    for ministry in ("moit", "mard"):
+        r = await api_node.call("GET", "/api/v1/inbox?state=all", ministry=ministry)
+        assert r.json()["items"] == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_ephyto_is_pulled_from_the_inbox_as_domestic_json_and_acknowledged(api_node, ephyto):
+    xml = profile_for("ephyto").to_treaty(ephyto)
+    service, action = DOCUMENT_COLLABORATIONS["ephyto"]
+    message_id = _receive(api_node, xml, service=service, action=action, mime="application/xml")
+    await _service(api_node).tick()
+    assert api_node.webhook.calls == []  # mard has no webhook: pull only
+
+    listed = (await api_node.call("GET", "/api/v1/inbox", ministry="mard")).json()["items"]
+    assert [i["message_id"] for i in listed] == [message_id]
+    item_id = listed[0]["id"]
+    item = await api_node.call("GET", f"/api/v1/inbox/{item_id}", ministry="mard")
+    assert item.code == 200
+    assert item.json()["document"] == ephyto and item.json()["document_type"] == "ephyto"
+
+    for method, path in (("GET", f"/api/v1/inbox/{item_id}"), ("POST", f"/api/v1/inbox/{item_id}/ack")):
+        other = await api_node.call(method, path, ministry="moit")
+        assert other.code == 404  # another ministry's item does not exist for moit
+    assert (await api_node.call("GET", "/api/v1/inbox", ministry="moit")).json()["items"] == []
+
+    ack = await api_node.call("POST", f"/api/v1/inbox/{item_id}/ack", ministry="mard")
+    assert ack.code == 200 and ack.json()["state"] == "acked"
+    again = await api_node.call("POST", f"/api/v1/inbox/{item_id}/ack", ministry="mard")
+    assert again.code == 200 and again.json()["acked_at"] == ack.json()["acked_at"]
+    assert (await api_node.call("GET", "/api/v1/inbox", ministry="mard")).json()["items"] == []
+    acked = (await api_node.call("GET", "/api/v1/inbox?state=acked", ministry="mard")).json()["items"]
+    assert [i["id"] for i in acked] == [item_id]
+
+
+@pytest_twisted.ensureDeferred
+async def test_routing_twice_creates_no_second_delivery(api_node):
+    _receive(api_node, b"once", service="urn:test:svc", action="Go", mime="text/plain")
+    service = _service(api_node)
+    await service.tick()
+    await service.tick()
+    with api_node.ctx.db.read_session() as s:
+        assert s.scalar(select(func.count()).select_from(Delivery)) == 1
+
+
+def test_the_signature_refuses_a_stale_timestamp_and_a_missing_header() -> None:
+    body = b'{"a":1}'
+    header = sign("s" * 32, 1_000_000, body)
+    assert verify("s" * 32, header, body, now=1_000_100) == 1_000_000
+    with pytest.raises(SignatureError):
+        verify("s" * 32, header, body, now=1_000_000 + 301)
+    with pytest.raises(SignatureError):
+        verify("s" * 32, None, body, now=1_000_000)
+    with pytest.raises(SignatureError):
+        verify("s" * 32, "v1=abc", body, now=1_000_000)
