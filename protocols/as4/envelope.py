@@ -329,7 +329,7 @@ def _parse_properties(parent: etree._Element | None, what: str, ref: str) -> tup
     for prop in _children(parent, "Property"):
         name = prop.get("name")
         if not name:
-            raise _fail(_HEADER, f"a {what} Property has no name", ref_to_message_id=ref)
+            raise _fail(_HEADER, f"a {what} Property has no name", ref)
         properties.append(Property(name, (prop.text or "").strip(), prop.get("type") or None))
     return tuple(properties)
 
