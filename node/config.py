@@ -194,6 +194,8 @@ class NodeConfig:
     limits: Limits = field(default_factory=Limits)
     sender_interval_seconds: float = 0.5
     sender_concurrency: int = 8
+    # Messages in flight per partner; 1 keeps a partner's messages strictly in submission order.
+    sender_window: int = 1
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -281,6 +283,7 @@ class NodeConfig:
         sender = top.sub("sender")
         interval_ms = sender.int("interval_ms", 500, low=10, high=600_000)
         concurrency = sender.int("concurrency", 8, low=1, high=256)
+        window = sender.int("window", 1, low=1, high=256)
         return cls(
             directory=directory,
             party_id=party_id,  # type: ignore[arg-type]
@@ -292,6 +295,7 @@ class NodeConfig:
             limits=limits,
             sender_interval_seconds=interval_ms / 1000,
             sender_concurrency=concurrency,
+            sender_window=window,
             raw=dict(data),
         )
 

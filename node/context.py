@@ -11,11 +11,11 @@ from node.config import NodeConfig
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
-    from protocols.as4.security import SigningIdentity
 
     from node.audit import AuditLog
     from node.partners import PartnerDirectory
     from node.store import BlobStore, Database
+    from protocols.as4.security import SigningIdentity
 
 __all__ = ["Clock", "NodeContext", "utc_now"]
 

@@ -13,7 +13,7 @@ from node.context import NodeContext, utc_now
 from node.nodedir import load_signing_identity
 from node.partners import PartnerDirectory
 
-__all__ = ["COMPONENTS", "attach_components", "build_context"]
+__all__ = ["COMPONENTS", "RunningNode", "attach_components", "build_context", "stop_components"]
 
 log = logging.getLogger("aswnode.service")
 
@@ -75,3 +75,69 @@ def stop_components(ctx: NodeContext, modules: list[Any]) -> defer.Deferred[None
             except Exception:  # a component's failure to stop must not keep the node up
                 log.exception("stopping %s failed", module.__name__)
     return defer.DeferredList(results, consumeErrors=True).addCallback(lambda _: None)
+
+
+class RunningNode:
+    """A started node: its context, listening port, sender and components; `stop()` is the clean stop."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        from node.outbound import Sender
+        from node.server import build_site
+
+        self.ctx = ctx
+        self.site, self.root = build_site(ctx)
+        self.components = attach_components(ctx, self.root)
+        self.sender = Sender(ctx)
+        ctx.extras["node.outbound"] = self.sender
+        self.port: Any = None
+        self.tls: Any = None
+        self.scheduler: Any = None
+
+    async def start(self) -> None:
+        from node.server import listen
+        from node.tls import ServerTLS
+
+        config = self.ctx.config
+        if config.listen.tls:
+            assert config.keys.tls_key is not None and config.keys.tls_cert is not None
+            self.tls = ServerTLS(
+                config.keys.tls_key, config.keys.tls_cert, self.ctx.partners.tls_client_cas()
+            )
+        self.port = listen(self.ctx, self.site, tls=self.tls)
+        starters = [m for m in self.components if hasattr(m, "start")]
+        if starters:
+            from apscheduler.schedulers.twisted import TwistedScheduler
+
+            self.scheduler = TwistedScheduler(reactor=self.ctx.reactor, timezone="UTC")
+            for module in starters:
+                module.start(self.ctx, self.scheduler)
+            self.scheduler.start()
+        await self.sender.start()
+        log.info("aswnode %s listening on %s", config.party_id, self.endpoint)
+
+    @property
+    def listening_port(self) -> int:
+        return int(self.port.getHost().port)
+
+    @property
+    def endpoint(self) -> str:
+        config = self.ctx.config
+        scheme = "https" if config.listen.tls else "http"
+        return f"{scheme}://{config.listen.host}:{self.listening_port}/as4"
+
+    def reload_partners(self) -> None:
+        """Reread partners.yaml; the TLS client CAs follow."""
+        self.ctx.partners.reload()
+        if self.tls is not None:
+            self.tls.update_client_cas(self.ctx.partners.tls_client_cas())
+
+    async def stop(self) -> None:
+        """Stop accepting, answer what is being received, let in-flight sends finish, close."""
+        if self.port is not None:
+            await defer.maybeDeferred(self.port.stopListening)
+        await self.root.as4.drain()
+        await self.sender.stop()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        await stop_components(self.ctx, self.components)
+        self.ctx.db.close()

@@ -1,0 +1,703 @@
+"""The sender: claims due outbound messages in order per partner, builds each once, POSTs, reads receipts.
+
+- Claim: per partner only the head of its queue (up to `sender.window` messages, default 1) is
+  taken, in submission order; a head waiting for its retry holds the messages behind it, so a
+  partner down for a while gets its queue in order when it is back.
+- Build once: compress, sign, encrypt from the partner's P-Mode; the wire bytes go to the blob
+  store and every retry sends them byte-identical under the same MessageId.
+- Outcome: a verified receipt → `delivered` (also a late one, from any state); a fatal ebMS error →
+  `failed` at once; a transport error, a 5xx without ebMS, a missing or invalid receipt → retry
+  with the P-Mode's backoff until its retries are spent, then `failed` (resendable).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+from twisted.internet import defer, protocol, task, threads
+from twisted.python.failure import Failure
+from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, ResponseDone
+from twisted.web.http import PotentialDataLoss
+from twisted.web.http_headers import Headers
+
+from node.context import NodeContext
+from node.inbound import SOAP_CONTENT_TYPE, Answer, protocol_limits
+from node.partners import Partner
+from node.pmodes import outbound_pmode
+from node.spooling import TempSpools
+from node.tls import ClientPolicy
+from protocols.as4.errors import EbmsError, EbmsException
+from protocols.as4.inbound import Envelope, ErrorOutcome, ReceiptOutcome, read_response
+from protocols.as4.model import (
+    AgreementRef,
+    CollaborationInfo,
+    MessageInfo,
+    Party,
+    Property,
+    Service,
+    UserMessage,
+)
+from protocols.as4.outbound import OutboundMessage, Payload, build_user_message
+from protocols.as4.payload import ByteSource, InMemory
+from protocols.as4.security import SignedReference
+
+__all__ = ["FATAL_ERRORS", "Sender", "accept_pushed_signal", "claim_heads"]
+
+log = logging.getLogger("aswnode.outbound")
+
+# Errors that a retry of the same bytes cannot cure: not retried.
+FATAL_ERRORS = frozenset(
+    {
+        "EBMS:0001", "EBMS:0003", "EBMS:0004", "EBMS:0007", "EBMS:0008", "EBMS:0009", "EBMS:0010",
+        "EBMS:0011", "EBMS:0101", "EBMS:0102", "EBMS:0103", "EBMS:0303",
+    }
+)  # fmt: skip
+REFERENCES_KEY = "_aswnode_signed_references"
+RESPONSE_LIMIT = 4 * 1024 * 1024
+CONNECT_TIMEOUT = 10.0
+RESPONSE_TIMEOUT = 100.0
+LEASE = timedelta(seconds=180)
+
+
+# -- claiming (worker thread, one transaction) ----------------------------------------------------
+
+
+def _due(now: datetime) -> Any:
+    from node.store.models import Direction, Message, MessageState
+
+    return and_(
+        Message.direction == Direction.OUTBOUND,
+        or_(
+            and_(
+                Message.state == MessageState.PENDING,
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+            ),
+            and_(Message.state == MessageState.SENDING, Message.lease_until < now),
+        ),
+    )
+
+
+def claim_heads(
+    session: Session, *, claimer: str, now: datetime, lease: timedelta, window: int, limit: int
+) -> list[Any]:
+    """Claim, per partner, the due messages among the first `window` of its queue, in order.
+
+    A pending head not yet due stops its partner's queue (order of submission is kept);
+    PostgreSQL `FOR UPDATE SKIP LOCKED` keeps two nodes from claiming the same message.
+    """
+    from node.store.models import Direction, Message, MessageState
+
+    rank = func.row_number().over(partition_by=Message.partner_id, order_by=Message.id).label("rank")
+    queue = (
+        select(
+            Message.id, Message.partner_id, Message.state, Message.next_attempt_at, Message.lease_until, rank
+        )
+        .where(
+            Message.direction == Direction.OUTBOUND,
+            Message.state.in_((MessageState.PENDING, MessageState.SENDING)),
+        )
+        .subquery()
+    )
+    rows = session.execute(
+        select(queue).where(queue.c.rank <= window).order_by(queue.c.partner_id, queue.c.rank)
+    ).all()
+    chosen: list[int] = []
+    blocked: set[str] = set()
+    for row in rows:
+        if row.partner_id in blocked:
+            continue
+        if row.state == MessageState.PENDING:
+            if row.next_attempt_at is None or row.next_attempt_at <= now:
+                chosen.append(row.id)
+            else:
+                blocked.add(row.partner_id)
+        elif row.lease_until is not None and row.lease_until < now:
+            chosen.append(row.id)
+    if not chosen:
+        return []
+    chosen = sorted(chosen)[: limit * 4]
+    query = (
+        select(Message)
+        .where(Message.id.in_(chosen), _due(now))
+        .order_by(Message.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Message)
+    )
+    messages = list(session.scalars(query.execution_options(populate_existing=True)))
+    for message in messages:
+        message.state = MessageState.SENDING
+        message.claimed_by = claimer
+        message.lease_until = now + lease
+        message.attempts += 1
+        message.updated_at = now
+    session.flush()
+    return messages
+
+
+# -- the sent message, as stored -------------------------------------------------------------------
+
+
+def _references_to_json(references: tuple[SignedReference, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "uri": r.uri,
+            "digest_method": r.digest_method,
+            "digest_value": r.digest_value,
+            "transforms": list(r.transforms),
+        }
+        for r in references
+    ]
+
+
+def _references_from(properties: dict[str, Any] | None) -> tuple[SignedReference, ...]:
+    raw = (properties or {}).get(REFERENCES_KEY) or []
+    return tuple(
+        SignedReference(r["uri"], r["digest_method"], r["digest_value"], tuple(r.get("transforms") or ()))
+        for r in raw
+    )
+
+
+def _sent(message: Any) -> OutboundMessage:
+    """What we sent, as read_response needs it (the body itself is not needed to check a receipt)."""
+    return OutboundMessage(
+        message.message_id,
+        message.wire_content_type or SOAP_CONTENT_TYPE,
+        InMemory(b""),
+        _references_from(message.properties),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    pk: int
+    message_id: str
+    partner_id: str
+    attempts: int
+    wire_digest: str | None
+    wire_content_type: str | None
+    properties: dict[str, Any]
+    service: str
+    service_type: str | None
+    action: str
+    conversation_id: str | None
+    ref_to_message_id: str | None
+    agreement_ref: str | None
+    created_at: datetime
+    payloads: tuple[tuple[str, str, str | None, dict[str, Any]], ...]  # digest, mime, content id, props
+
+    @classmethod
+    def of(cls, m: Any) -> _Claimed:
+        return cls(
+            m.id,
+            m.message_id,
+            m.partner_id,
+            m.attempts,
+            m.wire_digest,
+            m.wire_content_type,
+            dict(m.properties or {}),
+            m.service,
+            m.service_type,
+            m.action,
+            m.conversation_id,
+            m.ref_to_message_id,
+            m.agreement_ref,
+            m.created_at,
+            tuple((p.blob_digest, p.mime_type, p.content_id, dict(p.properties or {})) for p in m.payloads),
+        )
+
+    @property
+    def message_id_for_log(self) -> str:
+        return self.message_id[:80]
+
+
+class _CappedBody(protocol.Protocol):
+    def __init__(self, done: defer.Deferred[bytes], limit: int) -> None:
+        self.done = done
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def dataReceived(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            self.transport.stopProducing()  # type: ignore[union-attr]
+            if not self.done.called:
+                self.done.errback(ValueError(f"response over {self.limit} bytes"))
+            return
+        self.parts.append(data)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        if self.done.called:
+            return
+        if reason is None or reason.check(ResponseDone, PotentialDataLoss):
+            self.done.callback(b"".join(self.parts))
+        else:
+            self.done.errback(reason)
+
+
+class Sender:
+    """The sender loop of one node process (`start()`, `stop()`), driven by a LoopingCall."""
+
+    def __init__(self, ctx: NodeContext, *, claimer: str | None = None) -> None:
+        self.ctx = ctx
+        config = ctx.config
+        self.claimer = claimer or f"{socket.gethostname()}:{config.directory}"
+        self.window = config.sender_window
+        self.concurrency = config.sender_concurrency
+        self.limits = protocol_limits(ctx)
+        self._loop: task.LoopingCall | None = None
+        self._in_flight: dict[int, defer.Deferred[Any]] = {}
+        self._claiming = False
+        self._stopping = False
+        self._agents: dict[str, tuple[Any, Agent]] = {}
+        self._pool = HTTPConnectionPool(ctx.reactor, persistent=True)
+        self._pool.maxPersistentPerHost = max(2, self.concurrency)
+        self._wake: Any = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Give back what this node held when it last stopped (or was killed), then start the loop."""
+        from node.store.messages import release_claims
+
+        released = await self.ctx.db.run(
+            lambda s: release_claims(s, claimer=self.claimer, now=self.ctx.clock())
+        )
+        if released:
+            log.info("released %d message(s) this node held when it stopped", released)
+        self._loop = task.LoopingCall(self.tick)
+        self._loop.clock = self.ctx.reactor
+        self._loop.start(self.ctx.config.sender_interval_seconds, now=True).addErrback(
+            lambda f: log.error("sender loop stopped: %s", f.getTraceback())
+        )
+
+    async def stop(self) -> None:
+        """Stop claiming, let in-flight sends finish (bounded), give back what is still held."""
+        from node.store.messages import release_claims
+
+        self._stopping = True
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        pending = list(self._in_flight.values())
+        if pending:
+            waiting = defer.DeferredList(pending, consumeErrors=True)
+            waiting.addTimeout(RESPONSE_TIMEOUT + CONNECT_TIMEOUT, self.ctx.reactor)
+            try:
+                await waiting
+            except defer.TimeoutError:
+                log.warning("stopping with %d send(s) unfinished", len(self._in_flight))
+        await self.ctx.db.run(lambda s: release_claims(s, claimer=self.claimer, now=self.ctx.clock()))
+        await self._pool.closeCachedConnections()
+
+    def poke(self) -> None:
+        """Look for work now (e.g. after a submission) rather than at the next tick."""
+        if self._wake is None or not self._wake.active():
+            self._wake = self.ctx.reactor.callLater(0, self.tick)
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def tick(self) -> defer.Deferred[None] | None:
+        if self._claiming or self._stopping:
+            return None
+        free = self.concurrency - len(self._in_flight)
+        if free <= 0:
+            return None
+        self._claiming = True
+        d = defer.ensureDeferred(self._claim(free))
+        d.addErrback(lambda f: log.error("claiming failed: %s", f.getErrorMessage()))
+
+        def done(_: Any) -> None:
+            self._claiming = False
+
+        d.addBoth(done)
+        return None
+
+    async def _claim(self, free: int) -> None:
+        now = self.ctx.clock()
+        claimed = await self.ctx.db.run(
+            lambda s: [
+                _Claimed.of(m)
+                for m in claim_heads(
+                    s, claimer=self.claimer, now=now, lease=LEASE, window=self.window, limit=free
+                )
+            ]
+        )
+        for message in claimed:
+            d = defer.ensureDeferred(self._send(message))
+            self._in_flight[message.pk] = d
+
+            def settled(result: Any, pk: int = message.pk, mid: str = message.message_id_for_log) -> None:
+                self._in_flight.pop(pk, None)
+                if isinstance(result, Failure):
+                    log.error("sending %s crashed: %s", mid, result.getTraceback())
+                if claimed and not self._stopping:
+                    self.poke()
+
+            d.addBoth(settled)
+
+    # -- one message ----------------------------------------------------------------------------
+
+    async def _send(self, message: _Claimed) -> None:
+        ctx = self.ctx
+        partner = ctx.partners.by_id(message.partner_id)
+        if partner is None:
+            await self._settle_failed(message, "the partner is no longer in partners.yaml", None)
+            return
+        if message.wire_digest is None:
+            try:
+                message = await threads.deferToThread(self._build, message, partner)
+            except Exception as exc:  # a message that cannot be built never will be: fail it, say why
+                log.error("building %s failed: %s", message.message_id_for_log, exc)
+                await self._settle_failed(message, f"cannot build the AS4 message: {exc}", None)
+                return
+        try:
+            status, content_type, body = await self._post(message, partner)
+        except Exception as exc:
+            await self._settle_retry(message, partner, f"transport: {_describe(exc)}", None)
+            return
+        try:
+            outcome = await threads.deferToThread(
+                read_response,
+                InMemory(body),
+                content_type,
+                sent=_sent(message),
+                partner_certificates=partner.signing_certificates,
+                limits=self.limits,
+            )
+        except EbmsException as exc:
+            status_text = f"HTTP {status}: {exc.error.code} {exc.detail}"[:1000]
+            await self._settle_retry(message, partner, status_text, "invalid")
+            return
+        if isinstance(outcome, ReceiptOutcome):
+            await self._settle_delivered(message, body)
+            return
+        assert isinstance(outcome, ErrorOutcome)
+        codes = sorted({e.error.code if e.error else e.code for e in outcome.errors})
+        text = "; ".join(f"{e.error.code if e.error else e.code} {e.detail}" for e in outcome.errors)[:1000]
+        if any(code in FATAL_ERRORS for code in codes):
+            await self._settle_failed(message, f"HTTP {status}: partner refused: {text}", "error")
+        else:
+            await self._settle_retry(message, partner, f"HTTP {status}: partner answered {text}", "error")
+
+    def _build(self, message: _Claimed, partner: Partner) -> _Claimed:
+        """Worker thread: build the AS4 message once, keep the wire bytes and what was signed."""
+        ctx = self.ctx
+        config = ctx.config
+        pmode = outbound_pmode(
+            config, partner, service=message.service, service_type=message.service_type, action=message.action
+        )
+        agreement = pmode.agreement
+        if message.agreement_ref:
+            agreement = AgreementRef(message.agreement_ref)
+        user_message = UserMessage(
+            message_info=MessageInfo(message.message_id, ctx.clock(), message.ref_to_message_id),
+            from_party=Party(pmode.initiator.party_ids, pmode.initiator.role),
+            to_party=Party(pmode.responder.party_ids, pmode.responder.role),
+            collaboration_info=CollaborationInfo(
+                Service(message.service, message.service_type),
+                message.action,
+                message.conversation_id or str(uuid.uuid4()),
+                agreement,
+            ),
+            message_properties=tuple(
+                Property(str(k), str(v))
+                for k, v in message.properties.items()
+                if not str(k).startswith("_") and isinstance(v, str | int | float)
+            ),
+            mpc=pmode.mpc,
+        )
+        opened = []
+        spools = TempSpools(config.spool_dir)
+        try:
+            payloads = []
+            for index, (digest, mime_type, content_id, props) in enumerate(message.payloads):
+                source = ctx.blobs.source(digest)
+                opened.append(source)
+                cid = (
+                    content_id
+                    if content_id and _plain_cid(content_id)
+                    else f"part{index}.{uuid.uuid4().hex}@aswnode"
+                )
+                properties = tuple(
+                    Property(str(k), str(v))
+                    for k, v in props.items()
+                    if k not in ("MimeType", "CompressionType")
+                )
+                payloads.append(Payload(cid, mime_type, source, properties))
+            built = build_user_message(
+                user_message,
+                payloads,
+                pmode,
+                signing=ctx.signing,
+                recipient_certificate=partner.encryption_certificate,
+                spool=spools,
+                boundary=f"MIMEBoundary_{uuid.uuid4().hex}",
+            )
+            wire = ctx.blobs.put_source(built.body)
+        finally:
+            spools.close()
+            for source in opened:
+                source.fileobj.close()
+        properties = dict(message.properties)
+        properties[REFERENCES_KEY] = _references_to_json(built.signed_references)
+        self._record_wire(message.pk, wire.digest, built.content_type, properties)
+        return _replace_wire(message, wire.digest, built.content_type, properties)
+
+    def _record_wire(self, pk: int, digest: str, content_type: str, properties: dict[str, Any]) -> None:
+        from node.store.models import Message
+
+        with self.ctx.db.session() as session:
+            session.execute(
+                update(Message)
+                .where(Message.id == pk)
+                .values(
+                    wire_digest=digest,
+                    wire_content_type=content_type,
+                    properties=properties,
+                    updated_at=self.ctx.clock(),
+                )
+            )
+
+    def _agent(self, partner: Partner) -> Agent:
+        config = self.ctx.config
+        key = json.dumps(
+            [partner.endpoint, [c.serial_number for c in partner.tls_ca_certificates]], sort_keys=True
+        )
+        cached = self._agents.get(partner.id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        policy = ClientPolicy(
+            tls_ca=partner.tls_ca_certificates,
+            client_key_file=config.keys.tls_key,
+            client_cert_file=config.keys.tls_cert,
+        )
+        agent = Agent(
+            self.ctx.reactor, contextFactory=policy, connectTimeout=CONNECT_TIMEOUT, pool=self._pool
+        )
+        self._agents[partner.id] = (key, agent)
+        return agent
+
+    async def _post(self, message: _Claimed, partner: Partner) -> tuple[int, str, bytes]:
+        assert message.wire_digest is not None
+        ctx = self.ctx
+        handle = ctx.blobs.path(message.wire_digest).open("rb")
+        try:
+            producer = FileBodyProducer(handle)
+            headers = Headers(
+                {
+                    b"content-type": [(message.wire_content_type or SOAP_CONTENT_TYPE).encode("latin-1")],
+                    b"user-agent": [b"aswnode"],
+                }
+            )
+            request = self._agent(partner).request(
+                b"POST", partner.endpoint.encode("ascii"), headers, producer
+            )
+            request.addTimeout(RESPONSE_TIMEOUT, ctx.reactor)
+            response = await request
+            done: defer.Deferred[bytes] = defer.Deferred()
+            response.deliverBody(_CappedBody(done, RESPONSE_LIMIT))
+            done.addTimeout(RESPONSE_TIMEOUT, ctx.reactor)
+            body = await done
+            content_type = (response.headers.getRawHeaders(b"content-type") or [b""])[0].decode("latin-1")
+            return response.code, content_type, body
+        finally:
+            handle.close()
+
+    # -- settling -------------------------------------------------------------------------------
+
+    async def _settle_delivered(self, message: _Claimed, receipt: bytes) -> None:
+        ctx = self.ctx
+        ref = await threads.deferToThread(ctx.blobs.put_bytes, receipt)
+
+        def settle(session: Session) -> None:
+            from node.store.messages import mark_delivered
+
+            now = ctx.clock()
+            if mark_delivered(
+                session,
+                message.pk,
+                receipt_digest=ref.digest,
+                now=now,
+                receipt_content_type=SOAP_CONTENT_TYPE,
+            ):
+                ctx.audit.append(
+                    session,
+                    "system:sender",
+                    "as4.send",
+                    f"message:{message.message_id}",
+                    {"partner": message.partner_id, "attempt": message.attempts, "receipt": ref.digest},
+                    f"sha256:{message.wire_digest}",
+                    "receipt",
+                    form="as4",
+                    at=now,
+                )
+
+        await ctx.db.run(settle)
+        log.info(
+            "delivered %s to %s (attempt %d)",
+            message.message_id_for_log,
+            message.partner_id,
+            message.attempts,
+        )
+
+    async def _settle_failed(self, message: _Claimed, error: str, receipt_status: str | None) -> None:
+        ctx = self.ctx
+
+        def settle(session: Session) -> None:
+            from node.store.messages import mark_failed
+
+            now = ctx.clock()
+            if mark_failed(
+                session, message.pk, claimer=self.claimer, error=error, now=now, receipt_status=receipt_status
+            ):
+                ctx.audit.append(
+                    session,
+                    "system:sender",
+                    "as4.send",
+                    f"message:{message.message_id}",
+                    {"partner": message.partner_id, "attempt": message.attempts, "error": error[:500]},
+                    f"sha256:{message.wire_digest}" if message.wire_digest else None,
+                    "failed",
+                    form="as4",
+                    at=now,
+                )
+
+        await ctx.db.run(settle)
+        log.warning("failed %s to %s: %s", message.message_id_for_log, message.partner_id, error)
+
+    async def _settle_retry(
+        self, message: _Claimed, partner: Partner, error: str, receipt_status: str | None
+    ) -> None:
+        try:
+            pmode = outbound_pmode(
+                self.ctx.config,
+                partner,
+                service=message.service,
+                service_type=message.service_type,
+                action=message.action,
+            )
+            reliability = pmode.reliability
+        except Exception as exc:
+            await self._settle_failed(message, f"{error}; and the P-Mode is unusable: {exc}", receipt_status)
+            return
+        if message.attempts > reliability.retries:
+            await self._settle_failed(
+                message, f"{error} (retries spent: {message.attempts} attempts)", receipt_status
+            )
+            return
+        delay = reliability.delay_before(message.attempts)
+        ctx = self.ctx
+
+        def settle(session: Session) -> None:
+            from node.store.messages import mark_retry
+
+            now = ctx.clock()
+            mark_retry(
+                session,
+                message.pk,
+                claimer=self.claimer,
+                error=error,
+                next_attempt_at=now + timedelta(seconds=delay),
+                now=now,
+                receipt_status=receipt_status,
+            )
+
+        await ctx.db.run(settle)
+        log.info("retry %s in %.1fs: %s", message.message_id_for_log, delay, error)
+
+
+def _plain_cid(cid: str) -> bool:
+    return not any(c in cid for c in "<> \r\n") and not cid.startswith("cid:")
+
+
+def _replace_wire(message: _Claimed, digest: str, content_type: str, properties: dict[str, Any]) -> _Claimed:
+    from dataclasses import replace
+
+    return replace(message, wire_digest=digest, wire_content_type=content_type, properties=properties)
+
+
+def _describe(exc: BaseException) -> str:
+    reasons = getattr(exc, "reasons", None)
+    if reasons:
+        return "; ".join(r.getErrorMessage() for r in reasons)[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+# -- a signal pushed to us (a late receipt, or an error about what we sent) --------------------------
+
+
+async def accept_pushed_signal(
+    ctx: NodeContext, envelope: Envelope, body: ByteSource, content_type: str
+) -> Answer:
+    """A receipt that arrives on its own request closes the message it refers to, from any state."""
+    from node.store.messages import find_message, mark_delivered
+
+    signal = envelope.signal_message
+    assert signal is not None
+    ref = signal.message_info.ref_to_message_id or next(
+        (e.ref_to_message_id for e in signal.errors if e.ref_to_message_id), None
+    )
+    if not ref:
+        raise EbmsException(EbmsError.INVALID_HEADER, "the signal names no RefToMessageId")
+    row = await ctx.db.read(lambda s: find_message(s, ref, direction="outbound"))
+    if row is None:
+        raise EbmsException(EbmsError.VALUE_INCONSISTENT, "the signal refers to no message we sent")
+    partner = ctx.partners.by_id(row.partner_id)
+    if partner is None:
+        raise EbmsException(EbmsError.PROCESSING_MODE_MISMATCH, "the signal refers to no known partner")
+    outcome = await threads.deferToThread(
+        read_response,
+        body,
+        content_type,
+        sent=_sent(row),
+        partner_certificates=partner.signing_certificates,
+        limits=protocol_limits(ctx),
+    )
+    if isinstance(outcome, ReceiptOutcome):
+        data = b"".join(body.chunks())
+        blob = await threads.deferToThread(ctx.blobs.put_bytes, data)
+
+        def settle(session: Session) -> None:
+            now = ctx.clock()
+            if mark_delivered(
+                session, row.id, receipt_digest=blob.digest, now=now, receipt_content_type=content_type
+            ):
+                ctx.audit.append(
+                    session,
+                    f"partner:{partner.id}",
+                    "as4.receipt",
+                    f"message:{ref}",
+                    {"late": True},
+                    f"sha256:{blob.digest}",
+                    "receipt",
+                    form="as4",
+                    at=now,
+                )
+
+        await ctx.db.run(settle)
+    else:
+        text = "; ".join(f"{e.code or e.error.code} {e.detail}" for e in outcome.errors)[:500]
+
+        def note(session: Session) -> None:
+            ctx.audit.append(
+                session,
+                f"partner:{partner.id}",
+                "as4.error",
+                f"message:{ref}",
+                {"errors": text},
+                None,
+                "error",
+                form="as4",
+                at=ctx.clock(),
+            )
+
+        await ctx.db.run(note)
+    return Answer(200, None, b"")

@@ -1,0 +1,152 @@
+"""The HTTP(S) side of the node: a twisted.web Site with POST /as4 (and /), size limits, and the listener."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from twisted.internet import defer
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.web import http, resource, server
+
+from node.context import NodeContext
+from node.inbound import Answer, InboundProcessor
+from node.tls import ServerTLS, peer_certificate_chain
+from protocols.as4.payload import FileSlice
+
+__all__ = ["As4Resource", "RootResource", "build_site", "listen"]
+
+log = logging.getLogger("aswnode.server")
+
+
+class _LimitedRequest(server.Request):
+    """A request whose body may not exceed the site's limit: refused with 413 before it is spooled."""
+
+    max_body: int = 0
+
+    def gotLength(self, length: int | None) -> None:
+        self._received = 0
+        if length is not None and self.max_body and length > self.max_body:
+            self._refuse_too_large()
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        self._received = getattr(self, "_received", 0) + len(data)
+        if self.max_body and self._received > self.max_body:
+            self._refuse_too_large()
+            return
+        super().handleContentChunk(data)
+
+    def _refuse_too_large(self) -> None:
+        if getattr(self, "_too_large", False):
+            return
+        self._too_large = True
+        transport = self.channel.transport if self.channel is not None else None
+        if transport is not None:
+            transport.write(
+                b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            transport.loseConnection()
+
+
+class As4Resource(resource.Resource):
+    """POST an AS4 message here: answered with a signed receipt or an ebMS error signal."""
+
+    isLeaf = True
+
+    def __init__(self, ctx: NodeContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.processor = InboundProcessor(ctx)
+        self.in_flight: set[defer.Deferred[Any]] = set()
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return b"aswnode AS4 endpoint: POST ebMS3/AS4 messages here.\n"
+
+    def render_POST(self, request: server.Request) -> Any:
+        content = request.content
+        assert content is not None
+        content.seek(0, 2)
+        size = content.tell()
+        content.seek(0)
+        body = FileSlice(content, 0, size)  # type: ignore[arg-type]
+        content_type = (request.getHeader(b"content-type") or b"").decode("latin-1")
+        chain = peer_certificate_chain(request.channel.transport if request.channel else None)
+        d = defer.ensureDeferred(self.processor.receive(body, content_type, chain))
+        self.in_flight.add(d)
+        finished = request.notifyFinish()
+        finished.addErrback(lambda _: None)
+
+        def answer(result: Answer) -> None:
+            self.in_flight.discard(d)
+            if request._disconnected:  # type: ignore[attr-defined]
+                return
+            request.setResponseCode(result.status)
+            if result.content_type:
+                request.setHeader(b"content-type", result.content_type.encode("latin-1"))
+            request.setHeader(b"content-length", str(len(result.body)).encode())
+            request.write(result.body)
+            request.finish()
+
+        def crashed(failure: Any) -> None:
+            self.in_flight.discard(d)
+            log.error("inbound processing failed: %s", failure.getTraceback())
+            if request._disconnected:  # type: ignore[attr-defined]
+                return
+            request.setResponseCode(http.INTERNAL_SERVER_ERROR)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            request.write(b"internal error\n")
+            request.finish()
+
+        d.addCallbacks(answer, crashed)
+        return server.NOT_DONE_YET
+
+    def drain(self) -> defer.Deferred[Any]:
+        """Fires when every message being received has been answered."""
+        return defer.DeferredList(list(self.in_flight), consumeErrors=True)
+
+
+class RootResource(resource.Resource):
+    """`/`: POST is AS4 as at /as4; children (/as4, /api/v1, /console, /metrics ...) are mounted by name."""
+
+    def __init__(self, as4: As4Resource) -> None:
+        super().__init__()
+        self.as4 = as4
+        self.putChild(b"as4", as4)
+
+    def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
+        if path == b"":
+            return self
+        return super().getChild(path, request)
+
+    def render_GET(self, request: server.Request) -> bytes:
+        return self.as4.render_GET(request)
+
+    def render_POST(self, request: server.Request) -> Any:
+        return self.as4.render_POST(request)
+
+
+def build_site(ctx: NodeContext) -> tuple[server.Site, RootResource]:
+    as4 = As4Resource(ctx)
+    root = RootResource(as4)
+    site = server.Site(root)
+
+    class Request(_LimitedRequest):
+        max_body = ctx.config.limits.max_request_bytes
+
+    site.requestFactory = Request
+    site.displayTracebacks = False
+    site.timeOut = 300
+    return site, root
+
+
+def listen(ctx: NodeContext, site: server.Site, *, tls: ServerTLS | None) -> Any:
+    """Listen where node.yaml says: HTTPS (the default) or plain HTTP on loopback. Returns the port."""
+    listen_cfg = ctx.config.listen
+    factory: Any = site
+    if listen_cfg.tls:
+        assert tls is not None
+        factory = TLSMemoryBIOFactory(tls, False, site)
+    return ctx.reactor.listenTCP(listen_cfg.port, factory, interface=listen_cfg.host, backlog=128)
