@@ -37,7 +37,13 @@ __all__ = ["Console", "ConsoleResource"]
 
 _log = Logger(namespace="node.console")
 TEMPLATES = Path(__file__).parent / "templates"
-NAV = (("Dashboard", "/"), ("Partners", "/partners"), ("Messages", "/messages"), ("Audit log", "/audit"))
+NAV = (
+    ("Dashboard", "/"),
+    ("Partners", "/partners"),
+    ("Messages", "/messages"),
+    ("Incidents", "/incidents"),
+    ("Audit log", "/audit"),
+)
 
 
 class _OperatorsFile:
@@ -98,6 +104,7 @@ class Console:
             environment=getattr(self.ctx.config, "environment", ""),
             now=self.ctx.clock(),
             path=req.path,
+            flashes=session.take_flashes() if session else [],
             **values,
         )
         return Response(body.encode("utf-8"), status=status)

@@ -89,11 +89,8 @@ async def message_detail(console: Console, req: ConsoleRequest, pk: str) -> Resp
     receipt = await deferToThreadPool(
         reactor, reactor.getThreadPool(), _blob_text, console.ctx, message.receipt_digest
     )
-    flash = {"resent": "Queued again: the sender will send it with the same MessageId and bytes."}.get(
-        req.get("done"), ""
-    )
     return console.render(
-        req, "message.html", m=message, deliveries=deliveries, history=history, receipt=receipt, flash=flash
+        req, "message.html", m=message, deliveries=deliveries, history=history, receipt=receipt
     )
 
 
@@ -122,7 +119,9 @@ async def message_resend(console: Console, req: ConsoleRequest, pk: str) -> Redi
         raise NotFound(pk)
     if outcome == "refused":
         return Response(b"only a failed outbound message is resent\n", status=409, content_type="text/plain")
-    return Redirect(url(f"/messages/{pk}", done="resent"))
+    assert req.session is not None
+    req.session.flash("Queued again: the sender sends it with the same MessageId and the same signed bytes.")
+    return Redirect(url(f"/messages/{pk}"))
 
 
 ROUTES = (

@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from node.console import queries
+from node.conntest.minutes import PARTIES
 from node.console.certinfo import certificates_of
+from node.console.lifecycle_port import action_errors, procedure, procedure_view
 from node.console.web import ConsoleRequest, NotFound, Response, Route
+from node.lifecycle.service import SuspensionCause, TerminationReason
 from node.store.messages import MessageFilter, list_messages
 from node.store.models import Partner as PartnerRow
 
@@ -44,27 +46,60 @@ async def partner_detail(console: Console, req: ConsoleRequest, partner_id: str)
         raise NotFound(partner_id)
 
     def read(session: Any) -> tuple[Any, ...]:
+        view = procedure_view(ctx, session, partner_id)
         row = session.get(PartnerRow, partner_id)
-        history = queries.audit_records(session, subject=f"partner:{partner_id}", limit=100)
         recent = list_messages(session, MessageFilter(partner_id=partner_id), limit=10).items
-        return row, history, recent
+        return row, view, recent
 
-    row, history, recent = await ctx.db.read(read)
+    row, view, recent = await ctx.db.run(read)
     probe = console.extras.get("probe")
     return console.render(
         req,
         "partner.html",
         partner=partner,
         row=row,
-        history=history,
+        proc=view,
         recent=recent,
-        certificates=certificates_of(ctx, ctx.clock(), partners=(partner,))[:],
+        certificates=certificates_of(ctx, ctx.clock(), partners=(partner,)),
         probe=probe.results.get(partner_id) if probe else None,
-        actions=console.extras.get("actions_for", lambda *_: ())(console, partner, row),
+        sandbox=getattr(ctx.config, "is_sandbox", False),
+        parties=PARTIES,
+        causes=tuple(c.value for c in SuspensionCause),
+        termination_reasons=tuple(r.value for r in TerminationReason),
     )
 
 
+async def partner_minutes(console: Console, req: ConsoleRequest, partner_id: str) -> Response:
+    """The latest minutes as signed: every case with its result, the node's signature, the confirmations."""
+    ctx = console.ctx
+    if ctx.partners.by_id(partner_id) is None:
+        raise NotFound(partner_id)
+    try:
+        document = await ctx.db.read(lambda s: procedure(ctx).minutes_document(s, partner_id))
+    except action_errors() as exc:
+        document, error = None, str(exc)
+    else:
+        error = ""
+    return console.render(req, "minutes.html", partner_id=partner_id, doc=document, error=error)
+
+
+async def partner_plan(console: Console, req: ConsoleRequest, partner_id: str) -> Response:
+    ctx = console.ctx
+    if ctx.partners.by_id(partner_id) is None:
+        raise NotFound(partner_id)
+    try:
+        row, plan = await ctx.db.read(lambda s: procedure(ctx).current_plan(s, partner_id))
+    except action_errors() as exc:
+        row, plan, error = None, None, str(exc)
+    else:
+        error = ""
+    return console.render(req, "plan.html", partner_id=partner_id, plan=plan, plan_row=row, error=error)
+
+
+_PID = r"/partners/(?P<partner_id>[A-Za-z0-9._-]{1,64})"
 ROUTES = (
     Route("GET", r"/partners", partner_list),
-    Route("GET", r"/partners/(?P<partner_id>[A-Za-z0-9._-]{1,64})", partner_detail),
+    Route("GET", _PID, partner_detail),
+    Route("GET", _PID + "/minutes", partner_minutes),
+    Route("GET", _PID + "/plan", partner_plan),
 )

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from node.console import assets, audit_views, auth, dashboard, messages, partners
+from node.console import (
+    assets,
+    audit_views,
+    auth,
+    dashboard,
+    incidents,
+    messages,
+    partner_actions,
+    partner_new,
+    partners,
+    runs,
+)
 from node.console.web import Route
 
 __all__ = ["ROUTES"]
@@ -11,7 +22,11 @@ ROUTES: tuple[Route, ...] = (
     *auth.ROUTES,
     *assets.ROUTES,
     *dashboard.ROUTES,
+    *partner_new.ROUTES,  # before partners: /partners/new is not a partner
     *partners.ROUTES,
+    *partner_actions.ROUTES,
+    *runs.ROUTES,
+    *incidents.ROUTES,
     *messages.ROUTES,
     *audit_views.ROUTES,
 )

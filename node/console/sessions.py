@@ -22,6 +22,15 @@ class Session:
     csrf: str
     created: datetime
     last_seen: datetime
+    flashes: list[tuple[str, str]] = field(default_factory=list)
+
+    def flash(self, text: str, kind: str = "ok") -> None:
+        """A one-line message for the next page this operator sees (kind: ok | error)."""
+        self.flashes.append((kind, text))
+
+    def take_flashes(self) -> list[tuple[str, str]]:
+        out, self.flashes = self.flashes, []
+        return out
 
     def csrf_matches(self, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(token.encode(), self.csrf.encode())
