@@ -179,11 +179,13 @@ async def api_node(node_dir: tuple[Path, dict[str, str], str], webhook_server: A
 
     directory, tokens, secret = node_dir
     clock = Clock()
+    from node.server import build_site
+
     ctx = build_context(NodeConfig.load(directory), reactor, clock=clock)
-    root = resource.Resource()
+    site, root = build_site(ctx)  # the node's own Site: /as4 and the limits of node-core
     node.api.attach(ctx, root, deliver=False)
     node.ops_endpoints.attach(ctx, root, interval=3600)
-    port = reactor.listenTCP(0, server.Site(root), interface="127.0.0.1")
+    port = reactor.listenTCP(0, site, interface="127.0.0.1")
     try:
         yield ApiNode(
             directory,
