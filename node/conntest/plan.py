@@ -18,7 +18,7 @@ from typing import Any
 
 from node.conntest.canonical import canonical_json
 
-__all__ = ["CHECKS", "ConnectionTestPlan", "Step", "TestCase", "draw_up_plan"]
+__all__ = ["CHECKS", "DEFAULT_MAX_MESSAGE_BYTES", "ConnectionTestPlan", "Step", "TestCase", "draw_up_plan"]
 
 
 class Step(StrEnum):
@@ -108,6 +108,7 @@ CHECKS: Mapping[str, tuple[Step, str, tuple[str, ...], str]] = {
     ),
 }
 
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _DOCUMENT_TYPES_BY_TREATY = {"atiga": ("eco",), "asw": ("eco",), "ippc": ("ephyto",), "ephyto": ("ephyto",)}
 
 
@@ -167,8 +168,11 @@ class ConnectionTestPlan:
     foreign: bool = True
     endpoint: str = ""
     pmode: Mapping[str, Any] = field(default_factory=dict)
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # the agreed size limit the too_large case exceeds
 
     def __post_init__(self) -> None:
+        if self.max_message_bytes < 1024:
+            raise ValueError("the agreed maximum message size is at least 1 KiB")
         ids = [case.id for case in self.cases]
         if len(set(ids)) != len(ids):
             raise ValueError("case ids in a plan are unique")
@@ -196,6 +200,7 @@ class ConnectionTestPlan:
             "foreign": self.foreign,
             "endpoint": self.endpoint,
             "pmode": dict(self.pmode),
+            "max_message_bytes": self.max_message_bytes,
             "cases": [case.to_dict() for case in self.cases],
         }
 
@@ -211,6 +216,7 @@ class ConnectionTestPlan:
             foreign=bool(data.get("foreign", True)),
             endpoint=data.get("endpoint", ""),
             pmode=dict(data.get("pmode") or {}),
+            max_message_bytes=int(data.get("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES)),
         )
 
     def canonical(self) -> bytes:
@@ -247,6 +253,7 @@ class ConnectionTestPlan:
             f"<dt>Agreement</dt><dd>{escape(self.agreement)}</dd>"
             f"<dt>Endpoint</dt><dd>{escape(self.endpoint)}</dd>"
             f"<dt>Documents</dt><dd>{escape(', '.join(self.document_types))}</dd>"
+            f"<dt>Agreed maximum message size</dt><dd>{self.max_message_bytes} bytes</dd>"
             f"<dt>Drawn up</dt><dd>{escape(self.drawn_up_at)}</dd>"
             f"<dt>Digest</dt><dd><code>{escape(self.digest)}</code></dd>"
             "</dl>\n<table><thead><tr><th>Case</th><th>Step</th><th>Purpose</th><th>Steps</th>"
@@ -281,6 +288,7 @@ def draw_up_plan(
     now: datetime,
     foreign: bool = True,
     extra_cases: Iterable[TestCase] = (),
+    max_message_bytes: int | None = None,
 ) -> ConnectionTestPlan:
     """The plan for a partner: domestic cases, then (for a foreign connection) the gateway cases.
 
@@ -309,6 +317,7 @@ def draw_up_plan(
         foreign=foreign,
         endpoint=endpoint,
         pmode=dict(pmode),
+        max_message_bytes=max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES,
     )
     for extra in extra_cases:
         plan = plan.with_case(extra)

@@ -1,0 +1,971 @@
+"""The legal procedure's operations: each takes (session, actor, ...), checks the law, records and audits.
+
+The CLI calls them inside `db.session()`, the operator API and the console through
+`db.run(procedure.<op>, actor, ...)`. Every partner transition goes through the table of
+node.lifecycle.states and is stored as a LifecycleEvent with who, when, why and evidence,
+and appended to the audit chain in the same transaction. Errors an operator can act on are
+`LifecycleError` (one line).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from cryptography import x509
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from node.audit import AuditLog
+from node.calendar import WorkingCalendar
+from node.config import NODE_FILE, ConfigError, NodeConfig, PartnerConfig, load_partners
+from node.conntest.minutes import (
+    PARTIES,
+    CaseResult,
+    MinutesInvalid,
+    NodeSigner,
+    Outcome,
+    SignedMinutes,
+    draw_up_minutes,
+    verify_minutes,
+)
+from node.conntest.plan import ConnectionTestPlan, Step, TestCase, draw_up_plan
+from node.lifecycle.notices import issue_notice
+from node.lifecycle.states import Environment, Event, IllegalTransition, State, transition
+from node.notify.render import NoticeKind
+from node.store.lifecycle_models import (
+    Announcement,
+    ConntestCaseResult,
+    ConntestConfirmation,
+    ConntestMinutes,
+    ConntestPlan,
+    ConntestRun,
+    Incident,
+    LifecycleEvent,
+    Suspension,
+)
+from node.store.models import Direction, Message, MessageState, Partner
+from node.store.types import utcnow
+
+__all__ = [
+    "MAINTENANCE_NOTICE_WORKING_DAYS",
+    "LifecycleError",
+    "Procedure",
+    "SuspensionCause",
+    "TerminationReason",
+]
+
+MAINTENANCE_NOTICE_WORKING_DAYS = 7  # seed 000 Art. 12
+RECONCILE_WORKING_DAYS = 1  # seed 000 Art. 14
+
+
+class LifecycleError(Exception):
+    """An operation the law or the procedure does not allow now: one line for the operator."""
+
+
+class SuspensionCause(StrEnum):
+    MAINTENANCE = "maintenance"  # all users, notice ≥ 7 working days ahead
+    FORCE_MAJEURE = "force_majeure"  # immediate, notified at once
+    VIOLATION = "violation"  # one user, notice within 1 day naming the violation and restore steps
+    UNSAFE = "unsafe"  # one user, connection found unsafe; as violation
+
+
+class TerminationReason(StrEnum):
+    """seed 000 Art. 13."""
+
+    PURPOSE_INVALID = "purpose_invalid"  # the purpose of the connection is no longer valid
+    CANNOT_RESTORE = "cannot_restore"  # the connection cannot be restored
+    AUTHORITY_ORDER = "authority_order"  # order of a competent authority
+    NO_LONGER_NEEDED = "no_longer_needed"  # the user no longer needs it / the agreement expired
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Procedure:
+    """The operations of the legal procedure for one node."""
+
+    config: NodeConfig
+    clock: Callable[[], datetime] = utcnow
+    audit: AuditLog = field(default_factory=AuditLog)
+    form: str = "cli"
+    _signer: NodeSigner | None = field(default=None, repr=False)
+
+    @property
+    def environment(self) -> Environment:
+        return Environment(self.config.environment)
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        try:
+            return WorkingCalendar.from_config(self.config.section("holidays"))
+        except ValueError as exc:
+            key, _, message = str(exc).partition(": ")
+            raise ConfigError(NODE_FILE, key, message) from None
+
+    @property
+    def signer(self) -> NodeSigner:
+        if self._signer is None:
+            self._signer = NodeSigner.from_files(self.config.keys.signing_key, self.config.keys.signing_cert)
+        return self._signer
+
+    # -- partners and transitions ------------------------------------------------------------
+
+    def partner_config(self, partner_id: str) -> PartnerConfig:
+        for partner in load_partners(self.config.directory):
+            if partner.id == partner_id:
+                return partner
+        raise LifecycleError(f"partners.yaml: no partner {partner_id!r} (aswnode partners add)")
+
+    def _partner_row(self, session: Session, partner_id: str) -> Partner:
+        row = session.get(Partner, partner_id, with_for_update=True)
+        if row is None:
+            config = self.partner_config(partner_id)
+            now = self.clock()
+            row = Partner(
+                id=config.id,
+                party_id=config.party_id,
+                party_id_type=config.party_id_type,
+                state=State.REGISTERED.value,
+                state_since=now,
+            )
+            session.add(row)
+            session.flush()
+        return row
+
+    def state(self, session: Session, partner_id: str) -> State:
+        return State(self._partner_row(session, partner_id).state)
+
+    def _audit(
+        self, session: Session, actor: str, action: str, subject: str, detail: Mapping[str, Any]
+    ) -> None:
+        self.audit.append(session, actor, action, subject, dict(detail), None, "ok", form=self.form)
+
+    def apply(
+        self,
+        session: Session,
+        actor: str,
+        partner_id: str,
+        event: Event,
+        *,
+        reason: str,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> LifecycleEvent:
+        """One transition of the table, stored and audited; IllegalTransition names the rule."""
+        row = self._partner_row(session, partner_id)
+        source = State(row.state)
+        rule = transition(source, event, environment=self.environment)
+        now = self.clock()
+        row.state = rule.target.value
+        row.state_since = now
+        row.state_reason = reason
+        record = LifecycleEvent(
+            partner_id=partner_id,
+            from_state=source.value,
+            event=event.value,
+            to_state=rule.target.value,
+            article=rule.article,
+            actor=actor,
+            reason=reason,
+            evidence=dict(evidence or {}),
+            at=now,
+        )
+        session.add(record)
+        self._audit(
+            session,
+            actor,
+            f"partner.{event.value}",
+            f"partner:{partner_id}",
+            {
+                "from": source.value,
+                "to": rule.target.value,
+                "article": rule.article,
+                "reason": reason,
+                "evidence": dict(evidence or {}),
+            },
+        )
+        session.flush()
+        return record
+
+    def history(self, session: Session, partner_id: str) -> list[LifecycleEvent]:
+        query = select(LifecycleEvent).where(LifecycleEvent.partner_id == partner_id)
+        return list(session.scalars(query.order_by(LifecycleEvent.id)))
+
+    # -- Art. 10.3 step 1: the plan ------------------------------------------------------------
+
+    def draw_up_plan(
+        self,
+        session: Session,
+        actor: str,
+        partner_id: str,
+        extra_cases: Iterable[TestCase] = (),
+        *,
+        foreign: bool = True,
+    ) -> ConnectionTestPlan:
+        """A new plan from the partner's agreement and P-Mode; the partner enters `testing`."""
+        config = self.partner_config(partner_id)
+        plan = draw_up_plan(
+            partner_id=config.id,
+            party_id=config.party_id,
+            endpoint=config.endpoint,
+            agreement=config.agreement,
+            treaty=config.treaty,
+            pmode=config.pmode,
+            now=self.clock(),
+            foreign=foreign,
+            extra_cases=extra_cases,
+        )
+        self._store_plan(session, actor, plan)
+        state = self.state(session, partner_id)
+        if state is State.REGISTERED:
+            self.apply(
+                session,
+                actor,
+                partner_id,
+                Event.START_TEST,
+                reason="test plan drawn up",
+                evidence={"plan_digest": plan.digest},
+            )
+        elif state in (State.TESTING, State.TESTED):
+            self.apply(
+                session,
+                actor,
+                partner_id,
+                Event.RETEST,
+                reason="new test plan drawn up",
+                evidence={"plan_digest": plan.digest},
+            )
+        return plan
+
+    def _store_plan(self, session: Session, actor: str, plan: ConnectionTestPlan) -> ConntestPlan:
+        row = ConntestPlan(
+            partner_id=plan.partner_id,
+            digest=plan.digest,
+            document=plan.to_dict(),
+            created_by=actor,
+            created_at=self.clock(),
+        )
+        session.add(row)
+        self._audit(
+            session,
+            actor,
+            "conntest.plan",
+            f"partner:{plan.partner_id}",
+            {"plan_digest": plan.digest, "cases": [c.id for c in plan.cases]},
+        )
+        session.flush()
+        return row
+
+    def current_plan(self, session: Session, partner_id: str) -> tuple[ConntestPlan, ConnectionTestPlan]:
+        query = select(ConntestPlan).where(ConntestPlan.partner_id == partner_id)
+        row = session.scalars(query.order_by(ConntestPlan.id.desc()).limit(1)).first()
+        if row is None:
+            raise LifecycleError(f"partner {partner_id}: no test plan yet (aswnode conntest plan)")
+        return row, ConnectionTestPlan.from_dict(row.document)
+
+    def add_case(self, session: Session, actor: str, partner_id: str, case: TestCase) -> ConnectionTestPlan:
+        """The operator adds a case: a new version of the current plan (plans are documents)."""
+        _, plan = self.current_plan(session, partner_id)
+        try:
+            plan = plan.with_case(case)
+        except ValueError as exc:
+            raise LifecycleError(f"partner {partner_id}: {exc}") from None
+        self._store_plan(session, actor, plan)
+        return plan
+
+    # -- Art. 10.3 steps 2 and 4: runs ------------------------------------------------------
+
+    def start_run(self, session: Session, actor: str, partner_id: str, step: Step) -> int:
+        state = self.state(session, partner_id)
+        if step is Step.FOREIGN and state in (State.REGISTERED, State.TERMINATED, State.SUSPENDED):
+            raise LifecycleError(
+                f"partner {partner_id} is {state.value}: the foreign run needs the test service, "
+                "open from testing on (draw up a plan first)"
+            )
+        plan_row, _ = self.current_plan(session, partner_id)
+        run = ConntestRun(plan_id=plan_row.id, step=step.value, started_by=actor, started_at=self.clock())
+        session.add(run)
+        session.flush()
+        self._audit(
+            session,
+            actor,
+            "conntest.run.start",
+            f"partner:{partner_id}",
+            {"run_id": run.id, "step": step.value, "plan_digest": plan_row.digest},
+        )
+        return run.id
+
+    def record_result(self, session: Session, run_id: int, result: CaseResult) -> None:
+        """A case's result, stored as soon as the case ends (what the operator sees as progress)."""
+        session.add(
+            ConntestCaseResult(
+                run_id=run_id,
+                case_id=result.case_id,
+                outcome=result.outcome.value,
+                started_at=datetime.fromisoformat(result.started_at),
+                finished_at=datetime.fromisoformat(result.finished_at),
+                detail=result.detail,
+                evidence=dict(result.evidence),
+            )
+        )
+
+    def finish_run(self, session: Session, actor: str, run_id: int) -> dict[str, int]:
+        run = session.get(ConntestRun, run_id)
+        if run is None:
+            raise LifecycleError(f"no test run {run_id}")
+        run.status = "finished"
+        run.finished_at = self.clock()
+        counts: dict[str, int] = {}
+        for result in session.scalars(select(ConntestCaseResult).where(ConntestCaseResult.run_id == run_id)):
+            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+        plan = session.get(ConntestPlan, run.plan_id)
+        subject = f"partner:{plan.partner_id}" if plan else f"run:{run_id}"
+        self._audit(session, actor, "conntest.run.finish", subject, {"run_id": run_id, "results": counts})
+        return counts
+
+    def record_manual(
+        self,
+        session: Session,
+        actor: str,
+        partner_id: str,
+        case_id: str,
+        outcome: Outcome,
+        detail: str,
+        evidence: Mapping[str, str] | None = None,
+    ) -> None:
+        """The operator records the result of a case run by hand (an added or an observed case)."""
+        _, plan = self.current_plan(session, partner_id)
+        try:
+            case = plan.case(case_id)
+        except KeyError:
+            raise LifecycleError(f"partner {partner_id}: the current plan has no case {case_id}") from None
+        run_id = self.start_run(session, actor, partner_id, case.step)
+        now = self.clock().isoformat()
+        try:
+            result = CaseResult(case_id, outcome, now, now, detail, dict(evidence or {}))
+        except ValueError as exc:
+            raise LifecycleError(str(exc)) from None
+        self.record_result(session, run_id, result)
+        self.finish_run(session, actor, run_id)
+
+    def results(self, session: Session, partner_id: str) -> list[CaseResult]:
+        """The latest result of each case of the current plan, over its runs."""
+        plan_row, _ = self.current_plan(session, partner_id)
+        query = (
+            select(ConntestCaseResult)
+            .join(ConntestRun, ConntestRun.id == ConntestCaseResult.run_id)
+            .where(ConntestRun.plan_id == plan_row.id)
+            .order_by(ConntestCaseResult.id)
+        )
+        latest: dict[str, ConntestCaseResult] = {}
+        for row in session.scalars(query):
+            latest[row.case_id] = row
+        return [
+            CaseResult(
+                row.case_id,
+                Outcome(row.outcome),
+                row.started_at.isoformat(),
+                row.finished_at.isoformat(),
+                row.detail,
+                dict(row.evidence),
+            )
+            for row in latest.values()
+        ]
+
+    def progress(self, session: Session, run_id: int) -> dict[str, Any]:
+        run = session.get(ConntestRun, run_id)
+        if run is None:
+            raise LifecycleError(f"no test run {run_id}")
+        rows = session.scalars(
+            select(ConntestCaseResult)
+            .where(ConntestCaseResult.run_id == run_id)
+            .order_by(ConntestCaseResult.id)
+        )
+        return {
+            "run_id": run.id,
+            "step": run.step,
+            "status": run.status,
+            "started_at": run.started_at.isoformat(),
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+            "cases": [
+                {"case_id": r.case_id, "outcome": r.outcome, "detail": r.detail, "evidence": r.evidence}
+                for r in rows
+            ],
+        }
+
+    # -- Art. 10.3 step 3: minutes and confirmations ------------------------------------------
+
+    def draw_up_minutes(self, session: Session, actor: str, partner_id: str) -> ConntestMinutes:
+        plan_row, plan = self.current_plan(session, partner_id)
+        signed = draw_up_minutes(
+            plan,
+            self.results(session, partner_id),
+            node_party_id=self.config.party_id,
+            environment=self.config.environment,
+            now=self.clock(),
+            signer=self.signer,
+        )
+        row = ConntestMinutes(
+            plan_id=plan_row.id,
+            partner_id=partner_id,
+            digest=signed.digest,
+            body=signed.body.decode("utf-8"),
+            signature=dict(signed.signature),
+            outcome=signed.document["outcome"],
+            drawn_up_by=actor,
+            drawn_up_at=self.clock(),
+        )
+        session.add(row)
+        session.flush()
+        self._audit(
+            session,
+            actor,
+            "conntest.minutes",
+            f"partner:{partner_id}",
+            {"minutes_digest": signed.digest, "outcome": row.outcome, "plan_digest": plan.digest},
+        )
+        return row
+
+    def latest_minutes(self, session: Session, partner_id: str) -> ConntestMinutes:
+        query = select(ConntestMinutes).where(ConntestMinutes.partner_id == partner_id)
+        row = session.scalars(query.order_by(ConntestMinutes.id.desc()).limit(1)).first()
+        if row is None:
+            raise LifecycleError(f"partner {partner_id}: no minutes yet (aswnode conntest minutes)")
+        return row
+
+    def verified(self, row: ConntestMinutes) -> SignedMinutes:
+        """The stored minutes, their signature verified against the node's certificate."""
+        signed = SignedMinutes(row.body.encode("utf-8"), row.signature)
+        try:
+            verify_minutes(signed, trusted=self.signer.certificate)
+        except MinutesInvalid as exc:
+            raise LifecycleError(f"minutes {row.digest}: {exc}") from None
+        return signed
+
+    def confirmations(self, session: Session, minutes_id: int) -> list[ConntestConfirmation]:
+        query = select(ConntestConfirmation).where(ConntestConfirmation.minutes_id == minutes_id)
+        return list(session.scalars(query.order_by(ConntestConfirmation.id)))
+
+    def confirm(
+        self,
+        session: Session,
+        actor: str,
+        partner_id: str,
+        *,
+        role: str,
+        name: str,
+        organisation: str = "",
+        position: str = "",
+        email: str = "",
+        digest: str | None = None,
+    ) -> ConntestConfirmation:
+        """A party confirms the minutes (Art. 10.3 step 3). All parties confirmed + passed → `tested`."""
+        if role not in PARTIES:
+            raise LifecycleError(f"--role must be one of {', '.join(PARTIES)}")
+        if not name.strip():
+            raise LifecycleError("a confirmation names the person who confirms (--name)")
+        row = self.latest_minutes(session, partner_id)
+        if digest is not None and digest != row.digest:
+            raise LifecycleError(f"partner {partner_id}: the latest minutes are {row.digest}, not {digest}")
+        self.verified(row)
+        done = {c.role for c in self.confirmations(session, row.id)}
+        if role in done:
+            raise LifecycleError(f"minutes {row.digest}: already confirmed by the {role}")
+        now = self.clock()
+        confirmation = ConntestConfirmation(
+            minutes_id=row.id,
+            minutes_digest=row.digest,
+            role=role,
+            name=name.strip(),
+            organisation=organisation,
+            position=position,
+            email=email,
+            actor=actor,
+            at=now,
+        )
+        session.add(confirmation)
+        self._audit(
+            session,
+            actor,
+            "conntest.confirm",
+            f"partner:{partner_id}",
+            {
+                "minutes_digest": row.digest,
+                "role": role,
+                "name": name,
+                "organisation": organisation,
+                "email": email,
+            },
+        )
+        if done | {role} == set(PARTIES):
+            row.confirmed_at = now
+            if row.outcome == Outcome.PASSED.value and self.state(session, partner_id) is State.TESTING:
+                self.apply(
+                    session,
+                    actor,
+                    partner_id,
+                    Event.PASS_TEST,
+                    reason="minutes of a passed test confirmed by all parties",
+                    evidence={"minutes_digest": row.digest},
+                )
+        session.flush()
+        return confirmation
+
+    def passed_minutes(self, session: Session, partner_id: str) -> ConntestMinutes:
+        """The confirmed minutes of a passed test of the current plan, verified; else LifecycleError."""
+        plan_row, plan = self.current_plan(session, partner_id)
+        query = select(ConntestMinutes).where(
+            ConntestMinutes.partner_id == partner_id,
+            ConntestMinutes.plan_id == plan_row.id,
+            ConntestMinutes.confirmed_at.is_not(None),
+            ConntestMinutes.outcome == Outcome.PASSED.value,
+        )
+        row = session.scalars(query.order_by(ConntestMinutes.id.desc()).limit(1)).first()
+        if row is None:
+            raise LifecycleError(
+                f"partner {partner_id}: no go-live without minutes of a passed connection test confirmed "
+                f"by {', '.join(PARTIES)} (seed 000 Art. 10.3-10.4)"
+            )
+        signed = self.verified(row)
+        if plan.foreign and "foreign" not in signed.document.get("steps", ()):
+            raise LifecycleError(f"partner {partner_id}: the minutes do not cover the foreign run (step 4)")
+        return row
+
+    # -- Art. 10.4: go-live ------------------------------------------------------------------
+
+    def golive(self, session: Session, actor: str, partner_id: str, at: datetime) -> Announcement:
+        """Announce the official connection time; the scheduler activates the partner then."""
+        self.partner_config(partner_id)
+        if at.tzinfo is None:
+            raise LifecycleError("--at must carry a time zone (e.g. 2026-12-01T09:00:00+07:00 or ...Z)")
+        minutes = self.passed_minutes(session, partner_id)
+        now = self.clock()
+        if at <= now:
+            raise LifecycleError(f"--at {at.isoformat()} is not in the future (now {now.isoformat()})")
+        try:
+            self.apply(
+                session,
+                actor,
+                partner_id,
+                Event.ANNOUNCE,
+                reason=f"go-live announced for {at.isoformat()}",
+                evidence={"minutes_digest": minutes.digest, "go_live_at": at.isoformat()},
+            )
+        except IllegalTransition as exc:
+            raise LifecycleError(str(exc)) from None
+        announcement = Announcement(
+            partner_id=partner_id, minutes_id=minutes.id, go_live_at=at, announced_by=actor, announced_at=now
+        )
+        session.add(announcement)
+        issue_notice(
+            session,
+            self.config,
+            NoticeKind.GOLIVE,
+            now=now,
+            partner_id=partner_id,
+            facts={"Official connection time": at, "Test minutes": minutes.digest},
+            effective_at=at,
+        )
+        session.flush()
+        return announcement
+
+    def activate_due(self, session: Session, actor: str = "system:scheduler") -> list[str]:
+        """Activate every partner whose announced time has come (the scheduler job)."""
+        now = self.clock()
+        query = select(Announcement).where(Announcement.status == "scheduled", Announcement.go_live_at <= now)
+        activated = []
+        for announcement in session.scalars(query.order_by(Announcement.go_live_at)).all():
+            if self.state(session, announcement.partner_id) is not State.SCHEDULED:
+                announcement.status = "withdrawn"
+                continue
+            self.apply(
+                session,
+                actor,
+                announcement.partner_id,
+                Event.ACTIVATE,
+                reason="official exchange starts at the announced time",
+                evidence={
+                    "announcement_id": announcement.id,
+                    "go_live_at": announcement.go_live_at.isoformat(),
+                },
+            )
+            announcement.status = "activated"
+            announcement.activated_at = now
+            activated.append(announcement.partner_id)
+        return activated
+
+    def next_go_live(self, session: Session) -> datetime | None:
+        query = select(Announcement.go_live_at).where(Announcement.status == "scheduled")
+        return session.scalars(query.order_by(Announcement.go_live_at).limit(1)).first()
+
+    def withdraw(self, session: Session, actor: str, partner_id: str, reason: str) -> None:
+        self.apply(session, actor, partner_id, Event.WITHDRAW, reason=reason)
+        for announcement in session.scalars(
+            select(Announcement).where(
+                Announcement.partner_id == partner_id, Announcement.status == "scheduled"
+            )
+        ):
+            announcement.status = "withdrawn"
+
+    def activate_sandbox(self, session: Session, actor: str, partner_id: str, reason: str) -> None:
+        """Sandbox only: make a partner active without the procedure (refused in production)."""
+        try:
+            self.apply(session, actor, partner_id, Event.ACTIVATE_SANDBOX, reason=reason)
+        except IllegalTransition as exc:
+            raise LifecycleError(str(exc)) from None
+
+    # -- Art. 12: suspension and restoration --------------------------------------------------
+
+    def suspend(
+        self,
+        session: Session,
+        actor: str,
+        partner_id: str | None,
+        *,
+        cause: SuspensionCause,
+        reason: str,
+        starts_at: datetime | None = None,
+        restore_at: datetime | None = None,
+        restore_steps: Sequence[str] = (),
+    ) -> Suspension:
+        """Suspend one partner (`partner_id`) or every exchange (None), with the notice the law asks."""
+        now = self.clock()
+        if not reason.strip():
+            raise LifecycleError("a suspension names its reason (--reason)")
+        if cause is SuspensionCause.MAINTENANCE:
+            if starts_at is None or restore_at is None:
+                raise LifecycleError("a maintenance suspension needs --start and --restore (Art. 12)")
+            earliest = self.calendar.earliest_after(now, MAINTENANCE_NOTICE_WORKING_DAYS)
+            if starts_at < earliest:
+                given = self.calendar.working_days_between(
+                    self.calendar.local_date(now), self.calendar.local_date(starts_at)
+                )
+                raise LifecycleError(
+                    f"maintenance notice of {given} working day(s) is shorter than the "
+                    f"{MAINTENANCE_NOTICE_WORKING_DAYS} working days of seed 000 Art. 12; "
+                    f"earliest start {earliest.isoformat()}"
+                )
+        elif cause is SuspensionCause.FORCE_MAJEURE:
+            starts_at = now
+        else:
+            if partner_id is None:
+                raise LifecycleError(f"a suspension for {cause.value} concerns one partner, not all")
+            if not restore_steps:
+                raise LifecycleError("name the steps to restore the connection (--restore-step, Art. 12)")
+            starts_at = now
+        if restore_at is not None and starts_at is not None and restore_at <= starts_at:
+            raise LifecycleError("--restore must be after the start")
+        if partner_id is not None and starts_at <= now:
+            try:
+                self.apply(
+                    session,
+                    actor,
+                    partner_id,
+                    Event.SUSPEND,
+                    reason=f"{cause.value}: {reason}",
+                    evidence={"restore_steps": list(restore_steps)},
+                )
+            except IllegalTransition as exc:
+                raise LifecycleError(str(exc)) from None
+        kind = {
+            SuspensionCause.MAINTENANCE: NoticeKind.MAINTENANCE,
+            SuspensionCause.FORCE_MAJEURE: NoticeKind.FORCE_MAJEURE,
+            SuspensionCause.VIOLATION: NoticeKind.VIOLATION,
+            SuspensionCause.UNSAFE: NoticeKind.UNSAFE,
+        }[cause]
+        facts: dict[str, object] = {
+            "Scope": f"partner {partner_id}" if partner_id else "all exchanges",
+            "Reason"
+            if cause in (SuspensionCause.MAINTENANCE, SuspensionCause.FORCE_MAJEURE)
+            else "Violation": reason,
+            "Suspended from": starts_at,
+        }
+        if restore_at is not None:
+            facts["Expected restoration"] = restore_at
+        notice = issue_notice(
+            session,
+            self.config,
+            kind,
+            now=now,
+            partner_id=partner_id,
+            facts=facts,
+            listing=tuple(restore_steps),
+            effective_at=starts_at,
+        )
+        suspension = Suspension(
+            partner_id=partner_id,
+            cause=cause.value,
+            reason=reason,
+            restore_steps="\n".join(restore_steps),
+            starts_at=starts_at,
+            restore_at=restore_at,
+            notice_id=notice.id,
+            created_by=actor,
+            created_at=now,
+        )
+        session.add(suspension)
+        self._audit(
+            session,
+            actor,
+            "exchange.suspend",
+            f"partner:{partner_id}" if partner_id else "node",
+            {
+                "cause": cause.value,
+                "reason": reason,
+                "starts_at": starts_at.isoformat(),
+                "restore_at": restore_at.isoformat() if restore_at else None,
+                "notice_id": notice.id,
+            },
+        )
+        session.flush()
+        return suspension
+
+    def resume(self, session: Session, actor: str, partner_id: str | None, *, evidence: str) -> None:
+        """Restore one partner (a transition with evidence) or end a suspension of all exchanges."""
+        if not evidence.strip():
+            raise LifecycleError("resuming needs the evidence that the cause is removed (--evidence)")
+        now = self.clock()
+        if partner_id is not None and self.state(session, partner_id) is State.SUSPENDED:
+            self.apply(
+                session,
+                actor,
+                partner_id,
+                Event.RESUME,
+                reason="connection restored",
+                evidence={"evidence": evidence},
+            )
+        query = select(Suspension).where(Suspension.ended_at.is_(None), Suspension.partner_id.is_(None))
+        if partner_id is not None:
+            query = select(Suspension).where(
+                Suspension.ended_at.is_(None), Suspension.partner_id == partner_id
+            )
+        ended = list(session.scalars(query))
+        if partner_id is None and not ended:
+            raise LifecycleError("no suspension of all exchanges is in force")
+        if partner_id is not None and not ended and self.state(session, partner_id) is not State.ACTIVE:
+            raise LifecycleError(
+                f"partner {partner_id} is {self.state(session, partner_id).value}, not suspended"
+            )
+        for suspension in ended:
+            suspension.ended_at = now
+        issue_notice(
+            session,
+            self.config,
+            NoticeKind.RESTORATION,
+            now=now,
+            partner_id=partner_id,
+            facts={"Restored at": now, "Evidence": evidence},
+        )
+        self._audit(
+            session,
+            actor,
+            "exchange.resume",
+            f"partner:{partner_id}" if partner_id else "node",
+            {"evidence": evidence, "suspensions": [s.id for s in ended]},
+        )
+
+    # -- Art. 13: termination ----------------------------------------------------------------
+
+    def terminate(
+        self, session: Session, actor: str, partner_id: str, *, reason: TerminationReason, note: str = ""
+    ) -> None:
+        """Terminate under one of the Art. 13 reasons; the result is notified; data and logs are kept."""
+        now = self.clock()
+        try:
+            self.apply(
+                session,
+                actor,
+                partner_id,
+                Event.TERMINATE,
+                reason=f"{reason.value}: {note}".strip(": "),
+                evidence={"art13_reason": reason.value, "note": note},
+            )
+        except IllegalTransition as exc:
+            raise LifecycleError(str(exc)) from None
+        for announcement in session.scalars(
+            select(Announcement).where(
+                Announcement.partner_id == partner_id, Announcement.status == "scheduled"
+            )
+        ):
+            announcement.status = "withdrawn"
+        issue_notice(
+            session,
+            self.config,
+            NoticeKind.TERMINATION,
+            now=now,
+            partner_id=partner_id,
+            facts={
+                "Reason (Art. 13)": reason.value.replace("_", " "),
+                "Note": note or "-",
+                "Terminated at": now,
+                "Data and logs": "kept (at least 3 years, seed 002 Art. 9.5)",
+            },
+        )
+
+    # -- Art. 14: incidents --------------------------------------------------------------------
+
+    def _held(self, session: Session, partners: Sequence[str]) -> list[Message]:
+        query = select(Message).where(
+            Message.direction == Direction.OUTBOUND.value,
+            Message.state.in_((MessageState.PENDING.value, MessageState.FAILED.value)),
+        )
+        if partners:
+            query = query.where(Message.partner_id.in_(list(partners)))
+        return list(session.scalars(query.order_by(Message.id)))
+
+    def open_incidents(self, session: Session) -> list[Incident]:
+        return list(
+            session.scalars(select(Incident).where(Incident.closed_at.is_(None)).order_by(Incident.id))
+        )
+
+    def open_incident(
+        self, session: Session, actor: str, *, title: str, partners: Sequence[str] = (), description: str = ""
+    ) -> Incident:
+        """Open an incident: outbound traffic to `partners` (all if empty) is held; parties notified."""
+        if not title.strip():
+            raise LifecycleError("an incident has a title (--title)")
+        for partner_id in partners:
+            self.partner_config(partner_id)
+        now = self.clock()
+        incident = Incident(
+            title=title, description=description, partners=list(partners), opened_by=actor, opened_at=now
+        )
+        session.add(incident)
+        session.flush()
+        held = self._held(session, partners)
+        for partner_id in partners or [None]:  # type: ignore[list-item]
+            issue_notice(
+                session,
+                self.config,
+                NoticeKind.INCIDENT_OPEN,
+                now=now,
+                partner_id=partner_id,
+                facts={
+                    "Incident": f"#{incident.id} {title}",
+                    "Opened at": now,
+                    "Affected": ", ".join(partners) or "all partners",
+                    "Not being exchanged": f"{len(held)} outbound message(s) held",
+                },
+                listing=tuple(
+                    f"{m.message_id} ({m.partner_id}, {m.action})"
+                    for m in held
+                    if partner_id in (None, m.partner_id)
+                )[:200],
+            )
+        self._audit(
+            session,
+            actor,
+            "incident.open",
+            f"incident:{incident.id}",
+            {"title": title, "partners": list(partners), "held": len(held)},
+        )
+        return incident
+
+    def close_incident(
+        self, session: Session, actor: str, incident_id: int, *, repair_note: str
+    ) -> dict[str, Any]:
+        """After repair: lift the hold, requeue what failed meanwhile, report against 1 working day."""
+        incident = session.get(Incident, incident_id, with_for_update=True)
+        if incident is None or incident.closed_at is not None:
+            raise LifecycleError(f"no open incident #{incident_id}")
+        if not repair_note.strip():
+            raise LifecycleError("closing an incident says what was repaired (--repair)")
+        now = self.clock()
+        held = self._held(session, incident.partners)
+        requeued = []
+        for message in held:
+            # What failed during the incident is sent again; what was pending simply goes on.
+            if message.state == MessageState.FAILED.value and message.updated_at >= incident.opened_at:
+                message.state = MessageState.PENDING.value
+                message.attempts = 0
+                message.next_attempt_at = now
+                message.last_error = None
+                requeued.append(message.message_id)
+        deadline = self.calendar.end_of_working_days(now, RECONCILE_WORKING_DAYS)
+        incident.repaired_at = now
+        incident.closed_at = now
+        incident.closed_by = actor
+        incident.repair_note = repair_note
+        incident.report = {
+            "held": [m.message_id for m in held],
+            "requeued": requeued,
+            "reconcile_by": deadline.isoformat(),
+            "target": "1 working day after repair (seed 000 Art. 14)",
+        }
+        for partner_id in incident.partners or [None]:
+            issue_notice(
+                session,
+                self.config,
+                NoticeKind.INCIDENT_CLOSE,
+                now=now,
+                partner_id=partner_id,
+                facts={
+                    "Incident": f"#{incident.id} {incident.title}",
+                    "Repaired at": now,
+                    "Repair": repair_note,
+                    "Held messages to resend": len(held),
+                    "Reconciled by": deadline,
+                },
+            )
+        self._audit(session, actor, "incident.close", f"incident:{incident.id}", incident.report)
+        return dict(incident.report)
+
+    def incident_report(self, session: Session, incident_id: int) -> dict[str, Any]:
+        """Where the reconciliation stands: what was held, what is delivered, and whether in time."""
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise LifecycleError(f"no incident #{incident_id}")
+        report: dict[str, Any] = {
+            "id": incident.id,
+            "title": incident.title,
+            "partners": incident.partners or "all",
+            "opened_at": incident.opened_at.isoformat(),
+            "closed_at": incident.closed_at.isoformat() if incident.closed_at else None,
+        }
+        if incident.closed_at is None:
+            report["held"] = [m.message_id for m in self._held(session, incident.partners)]
+            return report
+        ids = list(incident.report.get("held", []))
+        rows = list(session.scalars(select(Message).where(Message.message_id.in_(ids)))) if ids else []
+        deadline = datetime.fromisoformat(incident.report["reconcile_by"])
+        delivered = [m for m in rows if m.state == MessageState.DELIVERED.value]
+        late = [m.message_id for m in delivered if m.delivered_at and m.delivered_at > deadline]
+        outstanding = [m.message_id for m in rows if m.state != MessageState.DELIVERED.value]
+        report.update(
+            held=ids,
+            delivered=len(delivered),
+            outstanding=outstanding,
+            late=late,
+            reconcile_by=deadline.isoformat(),
+            within_target=not late and (not outstanding or self.clock() <= deadline),
+        )
+        return report
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def minutes_document(self, session: Session, partner_id: str) -> dict[str, Any]:
+        row = self.latest_minutes(session, partner_id)
+        signed = self.verified(row)
+        out = signed.to_json()
+        out["confirmations"] = [
+            {
+                "role": c.role,
+                "name": c.name,
+                "organisation": c.organisation,
+                "position": c.position,
+                "email": c.email,
+                "at": c.at.isoformat(),
+            }
+            for c in self.confirmations(session, row.id)
+        ]
+        out["confirmed_at"] = row.confirmed_at.isoformat() if row.confirmed_at else None
+        return out
+
+    def node_certificate(self) -> x509.Certificate:
+        return self.signer.certificate
