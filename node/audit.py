@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from node.store.locks import try_job_lock
 from node.store.models import AuditChain, AuditRecord
 from node.store.types import utcnow
 
@@ -29,6 +30,7 @@ __all__ = [
     "FORMS",
     "GENESIS_HASH",
     "MIN_RETENTION_YEARS",
+    "RETENTION_JOB",
     "AuditBreak",
     "AuditEntry",
     "AuditLog",
@@ -39,6 +41,7 @@ GENESIS_HASH = "0" * 64
 MIN_RETENTION_YEARS = 3
 # How the request reached us: AS4 from a partner, the ministry API, the CLI, the console, a scheduled job.
 FORMS = frozenset({"as4", "api", "cli", "console", "scheduler"})
+RETENTION_JOB = "audit-retention"
 _CHAIN_ID = 1
 
 
@@ -249,6 +252,17 @@ class AuditLog:
             at=now,
         )
         return deleted
+
+    def retention_job(
+        self, session: Session, now: datetime | None = None, keep_years: int = MIN_RETENTION_YEARS
+    ) -> int | None:
+        """The scheduled sweep: runs on one node of a cluster at a time; None if another node is at it.
+
+        Schedule it with e.g. `ctx.db.run(ctx.audit.retention_job)` once a day.
+        """
+        if not try_job_lock(session, RETENTION_JOB):
+            return None
+        return self.retention_sweep(session, now, keep_years)
 
     def entries(
         self, session: Session, *, since_seq: int = 0, subject: str | None = None, batch: int = 1000

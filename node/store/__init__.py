@@ -32,12 +32,14 @@ node.store.messages  (s = session)
                     properties, not_before) -> Message (state pending)
     NewPayload(blob: BlobRef, mime_type, content_id=None, properties=((name, value), ...))
     set_wire(s, pk, *, digest, content_type, now)       # the built message, byte-identical on retries
-    claim_due(s, *, claimer, now, lease: timedelta, limit=16, partner_id=None) -> list[Message]
-        # oldest first; pending+due or sending with an expired lease; PG: FOR UPDATE SKIP LOCKED;
-        # state -> sending, attempts += 1. Commit promptly.
+    claim_due(s, *, claimer, now, lease: timedelta, limit=16, partner_id=None, in_order=True)
+        -> list[Message]   # oldest first; pending+due or sending with an expired lease;
+        # PG: FOR UPDATE SKIP LOCKED; state -> sending, attempts += 1. Commit promptly.
+        # in_order: while an older message to a partner awaits a retry, its younger ones wait.
     renew_lease(s, pk, *, claimer, until) -> bool ; release_claims(s, *, claimer, now) -> int
     mark_delivered(s, pk, *, receipt_digest, now, receipt_content_type=None, receipt_status="valid") -> bool
-        # from any state (a late receipt closes a failed message too); False if already delivered
+        # from any state (a late receipt closes a failed message too); False if already delivered;
+        # the partner's messages waiting for a retry become due at once
     mark_retry(s, pk, *, claimer, error, next_attempt_at, now, receipt_status=None) -> bool
     mark_failed(s, pk, *, claimer, error, now, receipt_status=None) -> bool   # False: claim lost
     resend(s, pk, *, now, reset_attempts=True) -> bool      # failed -> pending
@@ -55,11 +57,15 @@ node.store.messages  (s = session)
 node.store.partners
     ensure_partner(s, partner_id, *, party_id, party_id_type=None, now) -> Partner ; partner_state(s, id)
 
+node.store.locks
+    try_job_lock(s, name) -> bool   # PG advisory xact lock: a scheduled job runs on one node at a time
+
 node.audit
     audit = AuditLog(clock=utcnow)
     audit.append(s, actor, action, subject, detail=None, request_digest=None, status=None, *, form, at=None)
         # form in {"as4","api","cli","console","scheduler"}; actor "kind:id" e.g. "ministry:moit"
     audit.verify(s) -> AuditBreak(seq, reason) | None ; audit.retention_sweep(s, now=None, keep_years=3)
+    audit.retention_job(s, now=None, keep_years=3) -> int | None   # daily: db.run(audit.retention_job)
     audit.export_jsonl(s, out) -> int ; audit.entries(s, since_seq=0, subject=None) ; audit.head(s)
 
 Adding tables: see node/store/migrations/__init__.py. node/store/lifecycle_models.py, when present,
@@ -72,8 +78,10 @@ import importlib
 import importlib.util
 
 from node.store import models
+from node.store.blobs import BlobRef, BlobStore
+from node.store.database import Database
 
 if importlib.util.find_spec("node.store.lifecycle_models") is not None:
     importlib.import_module("node.store.lifecycle_models")
 
-__all__ = ["models"]
+__all__ = ["BlobRef", "BlobStore", "Database", "models"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -22,6 +23,17 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_POOL_THREADS = 8
 SQLITE_READ_THREADS = 4
+
+
+def _daemon_thread(*args: Any, **kwargs: Any) -> threading.Thread:
+    thread = threading.Thread(*args, **kwargs)
+    # A process that forgets close() still exits; an interrupted transaction just rolls back.
+    thread.daemon = True
+    return thread
+
+
+class _Pool(ThreadPool):
+    threadFactory = staticmethod(_daemon_thread)
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -78,8 +90,8 @@ class Database:
         self._read_sessions = sessionmaker(read_engine, expire_on_commit=False)
         self._reactor = reactor
         sqlite = self.dialect == "sqlite"
-        self._write_pool = ThreadPool(1, 1 if sqlite else PG_POOL_THREADS, "db-write")
-        self._read_pool = ThreadPool(1, SQLITE_READ_THREADS, "db-read") if sqlite else self._write_pool
+        self._write_pool = _Pool(1, 1 if sqlite else PG_POOL_THREADS, "db-write")
+        self._read_pool = _Pool(1, SQLITE_READ_THREADS, "db-read") if sqlite else self._write_pool
         self._pools_started = False
         self._shutdown_trigger: Any = None
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from node.store.blobs import BlobRef
 from node.store.models import Direction, Message, MessageState, Payload
@@ -149,6 +149,24 @@ def _due(now: datetime) -> Any:
     )
 
 
+def _held_behind_a_retry(now: datetime) -> Any:
+    """An older message to the same partner is waiting to be retried (or is being retried)."""
+    older = aliased(Message)
+    return (
+        select(older.id)
+        .where(
+            older.partner_id == Message.partner_id,
+            older.direction == Direction.OUTBOUND,
+            older.id < Message.id,
+            or_(
+                and_(older.state == MessageState.PENDING, older.attempts > 0),
+                and_(older.state == MessageState.SENDING, older.attempts > 1, older.lease_until >= now),
+            ),
+        )
+        .exists()
+    )
+
+
 def claim_due(
     session: Session,
     *,
@@ -157,18 +175,26 @@ def claim_due(
     lease: timedelta,
     limit: int = 16,
     partner_id: str | None = None,
+    in_order: bool = True,
 ) -> list[Message]:
     """Claim up to `limit` due outbound messages, oldest first, for `lease`; each claim counts an attempt.
 
     PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent claimers (threads, nodes) never get the
     same message. SQLite: the write transaction holds the one database lock (BEGIN IMMEDIATE).
     Commit promptly: the claim is only visible to others when the transaction commits.
+
+    `in_order`: while an older message to a partner waits for (or is in) a retry, the partner is
+    taken to be down and its younger messages wait behind it, so that when it comes back they go
+    out in order of submission, and a down partner costs one retry at a time, not one per message.
+    Messages to a partner that answers are claimed many at a time (no head-of-line blocking).
     """
     if limit < 1:
         raise ValueError("claim at least one message")
     query = select(Message).where(_due(now))
     if partner_id is not None:
         query = query.where(Message.partner_id == partner_id)
+    if in_order:
+        query = query.where(~_held_behind_a_retry(now))
     query = query.order_by(Message.id).limit(limit).with_for_update(skip_locked=True, of=Message)
     messages = list(session.scalars(query.execution_options(populate_existing=True)))
     for message in messages:
@@ -219,8 +245,22 @@ def mark_delivered(
 ) -> bool:
     """A verified receipt closes the message from any state (also a late receipt after `failed`).
 
-    False if it was already delivered (the first receipt stays).
+    False if it was already delivered (the first receipt stays). The partner answers again, so
+    its messages waiting for a retry are due at once (in order, see `claim_due`).
     """
+    partner_id = session.scalar(select(Message.partner_id).where(Message.id == pk))
+    if partner_id is not None:
+        session.execute(
+            update(Message)
+            .where(
+                Message.partner_id == partner_id,
+                Message.direction == Direction.OUTBOUND,
+                Message.state == MessageState.PENDING,
+                Message.attempts > 0,
+                Message.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
     result = session.execute(
         update(Message)
         .where(

@@ -134,6 +134,8 @@ class Message(Base):
         # The console and `aswnode messages`: newest first, per partner.
         Index(None, "created_at"),
         Index(None, "partner_id", "created_at"),
+        # In-order sending: is an older message to this partner waiting for a retry?
+        Index(None, "partner_id", "direction", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from node.store.models import Partner
@@ -20,18 +21,26 @@ def ensure_partner(
     """The partner's row, created in state `registered` if new; its PartyId follows partners.yaml."""
     partner = session.get(Partner, partner_id)
     if partner is None:
-        partner = Partner(
-            id=partner_id,
-            party_id=party_id,
-            party_id_type=party_id_type,
-            state=INITIAL_STATE,
-            state_since=now,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(partner)
-        session.flush()
-    elif (partner.party_id, partner.party_id_type) != (party_id, party_id_type):
+        try:
+            # A savepoint: another node inserting the same partner at the same moment must not
+            # spoil the caller's transaction.
+            with session.begin_nested():
+                partner = Partner(
+                    id=partner_id,
+                    party_id=party_id,
+                    party_id_type=party_id_type,
+                    state=INITIAL_STATE,
+                    state_since=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(partner)
+            return partner
+        except IntegrityError:
+            partner = session.get(Partner, partner_id, populate_existing=True)
+            if partner is None:
+                raise
+    if (partner.party_id, partner.party_id_type) != (party_id, party_id_type):
         partner.party_id, partner.party_id_type, partner.updated_at = party_id, party_id_type, now
         session.flush()
     return partner
@@ -43,4 +52,4 @@ def partner_state(session: Session, partner_id: str) -> str | None:
 
 
 def partner_states(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Partner.id, Partner.state)).tuples())
+    return {partner_id: state for partner_id, state in session.execute(select(Partner.id, Partner.state))}

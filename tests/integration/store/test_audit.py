@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import delete, update
 
-from node.audit import AuditBreak, AuditLog, record_hash
+from node.audit import RETENTION_JOB, AuditBreak, AuditLog, record_hash
 from node.store.database import Database
+from node.store.locks import try_job_lock
 from node.store.models import AuditChain, AuditRecord
 
 
@@ -199,3 +200,19 @@ def test_export_writes_one_canonical_json_line_per_record(db: Database, now) -> 
     assert lines[0]["at"] == "2026-11-23T09:00:00.123456Z"
     assert lines[0]["detail"] == {"document_type": "eco", "n": 0, "name": "Lê Văn"}
     assert lines[1]["prev_hash"] == lines[0]["hash"]
+
+
+def test_the_retention_job_runs_on_one_node_at_a_time(db: Database, now) -> None:
+    audit = AuditLog(Clock(now - timedelta(days=4 * 365)))
+    _append(audit, db, 2)
+    if db.dialect == "postgresql":
+        other = Database.open(db.url, upgrade=False)
+        try:
+            with db.session() as first, other.session() as second:
+                assert try_job_lock(first, RETENTION_JOB)
+                assert audit.retention_job(second, now) is None
+        finally:
+            other.close()
+    with db.session() as session:
+        assert audit.retention_job(session, now) == 2
+        assert audit.verify(session) is None

@@ -37,9 +37,9 @@ LEASE = timedelta(minutes=5)
 BLOB = BlobRef("ab" * 32, 10)
 
 
-def _outbound(session, now: datetime, n: int, *, partner: str = "th", **extra) -> list[int]:
+def _outbound(session, now: datetime, n: int, *, partner: str = "th", first: int = 0, **extra) -> list[int]:
     ids = []
-    for i in range(n):
+    for i in range(first, first + n):
         message = create_outbound(
             session,
             partner_id=partner,
@@ -162,10 +162,10 @@ def test_settling_a_send_moves_the_message_and_keeps_the_wire_bytes(db: Database
         set_wire(session, a, digest="cd" * 32, content_type='multipart/related; boundary="x"', now=now)
     with db.session() as session:
         claim_due(session, claimer="n", now=now, lease=LEASE)
+        assert mark_delivered(session, c, receipt_digest="ef" * 32, now=now)
+        assert not mark_delivered(session, c, receipt_digest="00" * 32, now=now)
         assert mark_retry(session, a, claimer="n", error="HTTP 503", next_attempt_at=later, now=now)
         assert mark_failed(session, b, claimer="n", error="EBMS:0004", now=now)
-        assert mark_delivered(session, c, receipt_digest="ef" * 32, now=now)
-        assert not mark_delivered(session, c, receipt_digest="00" * 32, now=later)
     with db.read_session() as session:
         ma, mb, mc = (session.get(Message, pk) for pk in (a, b, c))
         assert (ma.state, ma.next_attempt_at, ma.last_error, ma.wire_digest) == (
@@ -184,6 +184,61 @@ def test_settling_a_send_moves_the_message_and_keeps_the_wire_bytes(db: Database
     with db.session() as session:
         assert claim_due(session, claimer="n", now=now, lease=LEASE) == []
         assert [m.id for m in claim_due(session, claimer="n", now=later, lease=LEASE)] == [a]
+
+
+def _claim(session, at: datetime) -> list[int]:
+    return [m.id for m in claim_due(session, claimer="n", now=at, lease=LEASE)]
+
+
+def test_after_a_partner_was_down_its_messages_go_out_in_order_of_submission(db: Database, now) -> None:
+    minute = timedelta(minutes=1)
+    with db.session() as session:
+        queued = _outbound(session, now, 4)
+        (other,) = _outbound(session, now, 1, partner="vn")
+    # The partner is down: the first batch fails, each message with its own backoff.
+    with db.session() as session:
+        assert _claim(session, now) == [*queued, other]
+        for pk, delay in zip(queued, (3, 5, 1, 2), strict=True):
+            mark_retry(
+                session, pk, claimer="n", error="refused", next_attempt_at=now + delay * minute, now=now
+            )
+        mark_delivered(session, other, receipt_digest=None, now=now)
+    with db.session() as session:
+        newer = _outbound(session, now + minute, 2, first=4)
+        (other_newer,) = _outbound(session, now + minute, 1, partner="vn", first=1)
+    # Younger messages wait behind the oldest retry; other partners are not held up.
+    with db.session() as session:
+        assert _claim(session, now + 2 * minute) == [other_newer]
+    with db.session() as session:
+        assert _claim(session, now + 3 * minute) == [queued[0]]
+        assert _claim(session, now + 3 * minute) == []
+    # The partner is back: the retry succeeds, the rest follow in order of submission.
+    sent = [queued[0]]
+    at = now + 3 * minute
+    with db.session() as session:
+        mark_delivered(session, queued[0], receipt_digest=None, now=at)
+    while True:
+        with db.session() as session:
+            batch = _claim(session, at)
+            for pk in batch:
+                mark_delivered(session, pk, receipt_digest=None, now=at)
+        if not batch:
+            break
+        sent.extend(batch)
+    assert sent == [*queued, *newer]
+
+
+def test_claims_out_of_order_when_asked(db: Database, now) -> None:
+    with db.session() as session:
+        first, second = _outbound(session, now, 2)
+        _claim(session, now)
+        mark_retry(session, first, claimer="n", error="x", next_attempt_at=now + LEASE, now=now)
+        mark_retry(session, second, claimer="n", error="x", next_attempt_at=now, now=now)
+    with db.session() as session:
+        assert _claim(session, now) == []
+        assert [m.id for m in claim_due(session, claimer="n", now=now, lease=LEASE, in_order=False)] == [
+            second
+        ]
 
 
 def test_a_late_receipt_closes_a_failed_message_and_resend_requeues_a_failed_one(db: Database, now) -> None:

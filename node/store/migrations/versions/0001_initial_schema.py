@@ -174,6 +174,12 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_messages_partner_id_created_at"), "messages", ["partner_id", "created_at"], unique=False
     )
+    op.create_index(
+        op.f("ix_messages_partner_id_direction_state_id"),
+        "messages",
+        ["partner_id", "direction", "state", "id"],
+        unique=False,
+    )
     op.create_index(op.f("ix_messages_ref_to_message_id"), "messages", ["ref_to_message_id"], unique=False)
     op.create_index(op.f("ix_messages_state_lease_until"), "messages", ["state", "lease_until"], unique=False)
     op.create_index(op.f("ix_messages_submission_id"), "messages", ["submission_id"], unique=False)
@@ -243,6 +249,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_messages_state_lease_until"), table_name="messages")
     op.drop_index(op.f("ix_messages_ref_to_message_id"), table_name="messages")
     op.drop_index(op.f("ix_messages_partner_id_created_at"), table_name="messages")
+    op.drop_index(op.f("ix_messages_partner_id_direction_state_id"), table_name="messages")
     op.drop_index(op.f("ix_messages_message_id"), table_name="messages")
     op.drop_index(op.f("ix_messages_direction_state_next_attempt_at"), table_name="messages")
     op.drop_index(op.f("ix_messages_created_at"), table_name="messages")
