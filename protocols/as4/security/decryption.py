@@ -158,6 +158,44 @@ def _decrypt_part(
     return Attachment(content_id, mime_type, spool.finish(), headers)
 
 
+def _resolve(uri: str, ids: dict[str, list[etree._Element]], local: str, what: str) -> etree._Element:
+    targets = ids.get(uri[1:], []) if uri.startswith("#") else []
+    if len(targets) != 1 or targets[0].tag != qname(ns.NS_XENC, local):
+        raise _fail(f"{what} {uri!r} does not resolve to exactly one {local}")
+    return targets[0]
+
+
+def _pairs(
+    keys: list[etree._Element], data: list[etree._Element], ids: dict[str, list[etree._Element]]
+) -> list[tuple[etree._Element, etree._Element]]:
+    """(EncryptedData, EncryptedKey) pairs: by the key's ReferenceList (WSS4J, AS4.NET, the peer),
+    else by the EncryptedData's own KeyInfo reference to the key."""
+    pairs: list[tuple[etree._Element, etree._Element]] = []
+    for encrypted_key in keys:
+        reference_list = _child(encrypted_key, ns.NS_XENC, "ReferenceList")
+        for reference in [] if reference_list is None else reference_list:
+            if not isinstance(reference.tag, str):
+                continue
+            if reference.tag != qname(ns.NS_XENC, "DataReference"):
+                raise _fail(f"unsupported {etree.QName(reference).localname} in the ReferenceList")
+            target = _resolve(reference.get("URI") or "", ids, "EncryptedData", "DataReference")
+            pairs.append((target, encrypted_key))
+    listed = [element for element, _ in pairs]
+    for element in data:
+        if any(element is other for other in listed):
+            continue
+        key_info = _child(element, ns.NS_DS, "KeyInfo")
+        token = None if key_info is None else _child(key_info, ns.NS_WSSE, "SecurityTokenReference")
+        direct = None if token is None else _child(token, ns.NS_WSSE, "Reference")
+        if direct is None:
+            raise _fail(f"EncryptedData {element.get('Id')} is not referenced by any EncryptedKey")
+        encrypted_key = _resolve(direct.get("URI") or "", ids, "EncryptedKey", "key reference")
+        if not any(encrypted_key is key for key in keys):
+            raise _fail(f"EncryptedData {element.get('Id')} names an EncryptedKey outside wsse:Security")
+        pairs.append((element, encrypted_key))
+    return pairs
+
+
 def decrypt_attachments(
     envelope: etree._Element,
     attachments: Sequence[Attachment],
@@ -171,40 +209,30 @@ def decrypt_attachments(
     only after the GCM tag of that part verified.
     """
     header_security = security(envelope, _fail)
-    if header_security is None:
-        return tuple(attachments)
-    keys = [child for child in header_security if child.tag == qname(ns.NS_XENC, "EncryptedKey")]
-    all_data = [element for element in envelope.iter(qname(ns.NS_XENC, "EncryptedData"))]
+    keys = (
+        []
+        if header_security is None
+        else list(header_security.iterchildren(qname(ns.NS_XENC, "EncryptedKey")))
+    )
+    data = list(envelope.iter(qname(ns.NS_XENC, "EncryptedData")))
     if not keys:
-        if all_data:
+        if data:
             raise _fail("EncryptedData without an EncryptedKey in wsse:Security")
         return tuple(attachments)
     ids = id_index(envelope)
     by_cid = {attachment.content_id: attachment for attachment in attachments}
+    pairs = _pairs(keys, data, ids)
+    for position, (element, _) in enumerate(pairs):
+        if any(element is other for other, _ in pairs[:position]):
+            raise _fail(f"EncryptedData {element.get('Id')} is referenced twice")
+    content_keys: dict[int, bytes] = {}
     decrypted: dict[str, Attachment] = {}
-    done: set[int] = set()
-    for encrypted_key in keys:
-        key = _content_key(encrypted_key, envelope, own)
-        reference_list = _child(encrypted_key, ns.NS_XENC, "ReferenceList")
-        references = [] if reference_list is None else list(reference_list)
-        if not references:
-            raise _fail("EncryptedKey without a ReferenceList")
-        for reference in references:
-            if not isinstance(reference.tag, str):
-                continue
-            if reference.tag != qname(ns.NS_XENC, "DataReference"):
-                raise _fail(f"unsupported {etree.QName(reference).localname} in the ReferenceList")
-            uri = reference.get("URI") or ""
-            targets = ids.get(uri[1:], []) if uri.startswith("#") else []
-            if len(targets) != 1 or targets[0].tag != qname(ns.NS_XENC, "EncryptedData"):
-                raise _fail(f"DataReference {uri!r} does not resolve to exactly one EncryptedData")
-            if id(targets[0]) in done:
-                raise _fail(f"EncryptedData {uri} is referenced twice")
-            done.add(id(targets[0]))
-            part = _decrypt_part(targets[0], key, by_cid, spool)
-            if part.content_id in decrypted:
-                raise _fail(f"attachment {part.content_id} is encrypted twice")
-            decrypted[part.content_id] = part
-    if len(done) != len(all_data):
-        raise _fail("an EncryptedData is not referenced by any EncryptedKey")
+    for element, encrypted_key in pairs:
+        index = next(i for i, key in enumerate(keys) if key is encrypted_key)
+        if index not in content_keys:
+            content_keys[index] = _content_key(encrypted_key, envelope, own)
+        part = _decrypt_part(element, content_keys[index], by_cid, spool)
+        if part.content_id in decrypted:
+            raise _fail(f"attachment {part.content_id} is encrypted twice")
+        decrypted[part.content_id] = part
     return tuple(decrypted.get(attachment.content_id, attachment) for attachment in attachments)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import os
 import tracemalloc
 
@@ -204,11 +205,28 @@ def test_encrypted_part_missing_from_the_message_is_refused(payloads, bob):
     refused(envelope, parts[1:], bob, match="encrypted attachment bin@aswnode is not in the message")
 
 
+def test_encrypted_data_found_through_its_own_key_reference_decrypts(payloads, bob):
+    envelope, parts = encrypted(payloads, bob)
+    reference_list = envelope.find(f".//{XENC}ReferenceList")
+    reference_list.getparent().remove(reference_list)
+    plain = decrypt_attachments(envelope, parts, bob, spool=MemorySpool)
+    assert [content(p) for p in plain] == [content(p) for p in payloads]
+
+
 def test_encrypted_data_nobody_references_is_refused(payloads, bob):
     envelope, parts = encrypted(payloads, bob)
     reference = envelope.find(f".//{XENC}DataReference")
     reference.getparent().remove(reference)
-    refused(envelope, parts, bob, match="not referenced by any EncryptedKey")
+    key_info = envelope.find(f".//{XENC}EncryptedData/{{{ns.NS_DS}}}KeyInfo")
+    key_info.getparent().remove(key_info)
+    refused(envelope, parts, bob, match="is not referenced by any EncryptedKey")
+
+
+def test_encrypted_data_listed_twice_is_refused(payloads, bob):
+    envelope, parts = encrypted(payloads, bob)
+    reference = envelope.find(f".//{XENC}DataReference")
+    reference.getparent().append(copy.deepcopy(reference))
+    refused(envelope, parts, bob, match="referenced twice")
 
 
 def test_content_key_of_the_wrong_length_for_the_algorithm_is_refused(payloads, bob):
