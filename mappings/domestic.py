@@ -169,13 +169,23 @@ def _errors_of(document_type: str, error: ValidationError) -> Iterator[FieldErro
     yield FieldError(pointer(parts), code, f"{where}: {text}.")
 
 
+_TYPE_WORDS = {
+    "object": "a group of fields",
+    "array": "a list",
+    "string": "text",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+}
 _FORMAT_WORDS = {"date": "date (YYYY-MM-DD)", "date-time": "date and time (YYYY-MM-DDThh:mm:ss+hh:mm)"}
 
 
 def _describe(kind: str, limit: Any, value: Any, fallback: str) -> tuple[str, str]:
     """Code and sentence for one JSON Schema failure, in words an officer reads."""
     if kind == "type":
-        return "wrong-type", f"must be a {limit}" if isinstance(limit, str) else "has the wrong type"
+        return "wrong-type", f"must be {_TYPE_WORDS.get(limit, limit)}" if isinstance(
+            limit, str
+        ) else "has the wrong type"
     if kind == "format":
         code = "bad-date" if limit in _FORMAT_WORDS else "bad-format"
         return code, f"'{value}' is not a valid {_FORMAT_WORDS.get(limit, limit)}"

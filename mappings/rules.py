@@ -285,11 +285,11 @@ def _build_item(rules: tuple[Rule, ...], item: Any, element: etree._Element) -> 
 
 
 def read(rules: tuple[Rule, ...], element: etree._Element, obj: dict[str, Any]) -> None:
-    """Read the rules' values from `element` into `obj`; empty elements count as absent."""
+    """Read the rules' values from `element` into `obj`; empty elements (`<ram:Name/>`) count as absent."""
     for rule in rules:
         if isinstance(rule, Leaf):
             text = _find(element, _steps(rule.path))
-            if text is not None and text.strip() != "":
+            if text:
                 _put(obj, rule.field, rule.transform.from_text(text))
         elif isinstance(rule, Each):
             items = [_read_item(rule.rules, el) for el in _find_all(element, _steps(rule.path))]
@@ -316,7 +316,7 @@ def _read_item(rules: tuple[Rule, ...], element: etree._Element) -> Any:
     scalar = [r for r in rules if isinstance(r, Leaf) and r.field == "."]
     if scalar:
         text = _find(element, _steps(scalar[0].path))
-        return None if text is None or text.strip() == "" else scalar[0].transform.from_text(text)
+        return scalar[0].transform.from_text(text) if text else None
     item: dict[str, Any] = {}
     read(rules, element, item)
     return item or None
