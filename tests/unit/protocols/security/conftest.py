@@ -2,64 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
+from security_support import FileSpool, make_envelope, make_identity
 
-from protocols.as4.payload import CHUNK, Attachment, ByteSource, FileSlice, InMemory
+from protocols.as4.payload import Attachment, InMemory
 from protocols.as4.security import SigningIdentity
-
-ENVELOPE = """<S12:Envelope xmlns:S12="http://www.w3.org/2003/05/soap-envelope"
- xmlns:eb="http://docs.oasis-open.org/ebxml-msg/ebms/v3.0/ns/core/200704/"
- xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">
- <S12:Header>
-  <eb:Messaging S12:mustUnderstand="true">
-   <eb:UserMessage>
-    <eb:MessageInfo><eb:Timestamp>2026-11-23T09:00:00.000Z</eb:Timestamp>
-     <eb:MessageId>m1@aswnode</eb:MessageId></eb:MessageInfo>
-    <eb:PartyInfo><eb:From><eb:PartyId>a</eb:PartyId><eb:Role>r</eb:Role></eb:From>
-     <eb:To><eb:PartyId>b</eb:PartyId><eb:Role>r</eb:Role></eb:To></eb:PartyInfo>
-    <eb:CollaborationInfo><eb:Service>s</eb:Service><eb:Action>Deliver</eb:Action>
-     <eb:ConversationId>c</eb:ConversationId></eb:CollaborationInfo>
-    <eb:PayloadInfo>{parts}</eb:PayloadInfo>
-   </eb:UserMessage>
-  </eb:Messaging>
- </S12:Header>
- <S12:Body/>
-</S12:Envelope>"""
-
-
-def make_identity(common_name: str, *, with_ski: bool = True, key_size: int = 2048) -> SigningIdentity:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "aswnode security tests"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-    )
-    if with_ski:
-        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-    return SigningIdentity(key, builder.sign(key, hashes.SHA256()))
 
 
 @pytest.fixture(scope="session")
@@ -76,11 +27,6 @@ def bob() -> SigningIdentity:
 def mallory() -> SigningIdentity:
     """Same subject as alice, another key: trusted by nobody."""
     return make_identity("party-a")
-
-
-def make_envelope(*content_ids: str) -> etree._Element:
-    parts = "".join(f'<eb:PartInfo href="cid:{cid}"/>' for cid in content_ids)
-    return etree.fromstring(ENVELOPE.format(parts=parts).encode())
 
 
 @pytest.fixture
@@ -105,38 +51,6 @@ def payloads() -> tuple[Attachment, ...]:
             "txt@aswnode", "text/plain; charset=utf-8", InMemory(b"line one\nline two\rline three\r\n")
         ),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Repeating:
-    """A large ByteSource made on the fly, never held whole."""
-
-    block: bytes
-    count: int
-
-    @property
-    def size(self) -> int:
-        return len(self.block) * self.count
-
-    def chunks(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        for _ in range(self.count):
-            yield self.block
-
-
-class FileSpool:
-    """A spool on a temporary file, as the node supplies one."""
-
-    def __init__(self, directory: str) -> None:
-        self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - lives as long as the spool
-        self._length = 0
-
-    def write(self, data: bytes) -> None:
-        self._file.write(data)
-        self._length += len(data)
-
-    def finish(self) -> ByteSource:
-        self._file.flush()
-        return FileSlice(self._file, 0, self._length)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import base64
 import hashlib
 
 import pytest
-from conftest import Repeating
 from lxml import etree
+from security_support import Repeating
 
 from protocols.as4.errors import EbmsError, EbmsException
 from protocols.as4.payload import CHUNK, Attachment, InMemory

@@ -8,11 +8,11 @@ import os
 import tracemalloc
 
 import pytest
-from conftest import Repeating, make_envelope
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
+from security_support import Repeating, make_envelope
 
 from protocols.as4 import namespaces as ns
 from protocols.as4.errors import EbmsError, EbmsException

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import make_envelope
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
+from security_support import make_envelope
 
 from protocols.as4 import namespaces as ns
 from protocols.as4.payload import MemorySpool

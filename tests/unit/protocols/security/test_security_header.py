@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_envelope
 from lxml import etree
+from security_support import make_envelope
 
 from protocols.as4 import namespaces as ns
 from protocols.as4.security.header import body, ensure_id, id_index, messaging, security

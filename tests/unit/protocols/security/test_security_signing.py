@@ -6,9 +6,9 @@ import base64
 import hashlib
 
 import pytest
-from conftest import make_envelope
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
+from security_support import make_envelope
 
 from protocols.as4 import namespaces as ns
 from protocols.as4.payload import Attachment, InMemory

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import make_identity
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
+from security_support import make_identity
 
 from protocols.as4 import namespaces as ns
 from protocols.as4.security.tokens import (

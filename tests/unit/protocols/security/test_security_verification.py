@@ -7,10 +7,10 @@ import copy
 import hashlib
 
 import pytest
-from conftest import make_envelope, make_identity
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
+from security_support import make_envelope, make_identity
 
 from protocols.as4 import namespaces as ns
 from protocols.as4.errors import EbmsError, EbmsException
