@@ -138,13 +138,14 @@ class EncryptionAlgorithms:
     data_encryption: str = ns.ALG_AES128_GCM
 
     def __post_init__(self) -> None:
+        if self.key_transport == ns.ALG_RSA_OAEP_MGF1P:
+            # rsa-oaep-mgf1p fixes the MGF to MGF1-SHA1, whatever MGF was chosen for rsa-oaep.
+            object.__setattr__(self, "mgf", ns.ALG_MGF1_SHA1)
         try:
             oaep_padding(self.key_transport, self.oaep_digest, self.mgf)
             data_key_size(self.data_encryption)
         except EbmsException as refused:
             raise ValueError(refused.detail) from None
-        if self.key_transport == ns.ALG_RSA_OAEP_MGF1P and self.mgf != ns.ALG_MGF1_SHA1:
-            raise ValueError("rsa-oaep-mgf1p fixes the MGF to MGF1-SHA1")
 
 
 DEFAULT_SIGNATURE = SignatureAlgorithms()

@@ -113,4 +113,8 @@ def test_choices_outside_the_table_cannot_be_configured():
     with pytest.raises(ValueError, match="data encryption"):
         EncryptionAlgorithms(data_encryption=ns.ALG_AES256_CBC)
     with pytest.raises(ValueError, match="MGF"):
-        EncryptionAlgorithms(key_transport=ns.ALG_RSA_OAEP_MGF1P)
+        EncryptionAlgorithms(mgf="urn:mgf-unknown")
+
+
+def test_rsa_oaep_mgf1p_always_uses_mgf1_sha1():
+    assert EncryptionAlgorithms(key_transport=ns.ALG_RSA_OAEP_MGF1P).mgf == ns.ALG_MGF1_SHA1
