@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from lxml import etree
@@ -143,6 +144,7 @@ class _Step:
     index: int | None
 
 
+@cache
 def _steps(path: str) -> tuple[_Step, ...]:
     out = []
     for raw in path.split("/"):
