@@ -16,8 +16,11 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from enum import Enum
+from pathlib import PurePath
 from typing import Any, TextIO
+from uuid import UUID
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -93,7 +96,22 @@ class AuditEntry:
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_plain
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Detail values JSON has no type for: times as ISO 8601, enums as their value, ids and paths as text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (date, UUID, PurePath)):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value, key=str) if isinstance(value, (set, frozenset)) else list(value)
+    raise TypeError(f"audit detail value of type {type(value).__name__} is not JSON")
 
 
 def _timestamp(at: datetime) -> str:

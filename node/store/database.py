@@ -113,9 +113,11 @@ class Database:
             read_engine = write_engine
         database = cls(parsed, write_engine, read_engine, reactor=reactor)
         if upgrade:
-            from node.store.schema import upgrade_to_head
+            from node.store.schema import current_revision, head_revision, upgrade_to_head
 
-            upgrade_to_head(write_engine)
+            # The common case (already at head) is checked without taking SQLite's write lock.
+            if current_revision(read_engine) != head_revision():
+                upgrade_to_head(write_engine)
         return database
 
     def close(self) -> None:

@@ -216,3 +216,20 @@ def test_the_retention_job_runs_on_one_node_at_a_time(db: Database, now) -> None
     with db.session() as session:
         assert audit.retention_job(session, now) == 2
         assert audit.verify(session) is None
+
+
+def test_detail_values_without_a_json_type_are_written_as_text(db: Database, now) -> None:
+    audit = AuditLog(Clock(now))
+    with db.session() as session:
+        record = audit.append(
+            session,
+            "system:sender",
+            "message.send",
+            "message:1",
+            {"at": now, "ids": ("a", "b")},
+            form="scheduler",
+        )
+        assert json.loads(record.detail) == {"at": "2026-11-23T09:00:00.123456+00:00", "ids": ["a", "b"]}
+        with pytest.raises(TypeError, match="not JSON"):
+            audit.append(session, "system:sender", "x", "y", {"blob": object()}, form="scheduler")
+        assert audit.verify(session) is None

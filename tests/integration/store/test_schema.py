@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from node.store.database import Database
 from node.store.models import Base
-from node.store.schema import current_revision, head_revision, upgrade_to_head
+from node.store.schema import alembic_config, current_revision, head_revision, upgrade_to_head
 
 
 def test_upgrade_head_on_an_empty_database_yields_exactly_the_models(db: Database) -> None:
@@ -36,3 +37,14 @@ def test_every_model_table_is_created_by_the_migrations(db: Database) -> None:
 def test_the_audit_chain_head_row_exists_after_upgrade(db: Database) -> None:
     with db.session() as session:
         assert session.execute(text("SELECT head_seq, anchor_seq FROM audit_chain")).all() == [(0, 1)]
+
+
+def test_the_migrations_go_down_to_nothing_and_up_again(db: Database) -> None:
+    with db.engine.connect() as connection:
+        command.downgrade(alembic_config(connection), "base")
+        connection.commit()
+    assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+    upgrade_to_head(db.engine)
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
