@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import gzip
 import hashlib
 import os
@@ -30,8 +31,12 @@ from lxml import etree
 
 from protocols.as4 import namespaces as ns
 from protocols.as4.errors import EbmsError, EbmsException
+from protocols.as4.inbound import ReceiptOutcome, read_response
 from protocols.as4.mime import build_multipart, parse_multipart
+from protocols.as4.model import CollaborationInfo, MessageInfo, Party, PartyId, Service, UserMessage
+from protocols.as4.outbound import Payload, build_user_message
 from protocols.as4.payload import Attachment, InMemory, MemorySpool
+from protocols.as4.pmode import PMode
 from protocols.as4.security import (
     SigningIdentity,
     decrypt_attachments,
@@ -248,6 +253,65 @@ def test_peer_refuses_a_message_signed_by_mallory(peer_server, peer_pki):
         peer_server, identity(peer_pki, "mallory"), certificate(peer_pki, "b"), attachments_of("binary")
     )
     assert (status, error_codes(response)) == (500, ["EBMS:0101"])
+
+
+# --- end to end through protocols.as4.outbound and inbound ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("security", "compress"),
+    [
+        ({"encrypt": False}, False),
+        ({"encrypt": True}, False),
+        ({"encrypt": True, "key_transport": "rsa-oaep-mgf1p", "encryption_key_reference": "ski"}, True),
+        (
+            {
+                "encrypt": True,
+                "encryption_algorithm": "aes256-gcm",
+                "signature_key_reference": "issuer-serial",
+            },
+            False,
+        ),
+        (
+            {"encrypt": True, "signature_key_reference": "ski", "encryption_key_reference": "issuer-serial"},
+            True,
+        ),
+    ],
+    ids=["signed", "encrypted", "mgf1p-ski-compressed", "aes256-issuer-serial", "ski-issuer-serial"],
+)
+def test_outbound_message_is_accepted_by_the_peer_and_its_receipt_verifies(
+    peer_server, peer_pki, security, compress
+):
+    pmode = PMode.from_dict(
+        {
+            "id": "a-to-b",
+            "initiator": {"party_id": "peer-a"},
+            "responder": {"party_id": "peer-b"},
+            "service": ns.TEST_SERVICE,
+            "action": ns.TEST_ACTION,
+            "compress": compress,
+            "security": security,
+        }
+    )
+    message = UserMessage(
+        message_info=MessageInfo(f"{os.urandom(8).hex()}@aswnode", dt.datetime.now(dt.UTC)),
+        from_party=Party((PartyId("peer-a", ns.PARTYID_TYPE_UNREGISTERED),), ns.DEFAULT_ROLE_INITIATOR),
+        to_party=Party((PartyId("peer-b", ns.PARTYID_TYPE_UNREGISTERED),), ns.DEFAULT_ROLE_RESPONDER),
+        collaboration_info=CollaborationInfo(Service(ns.TEST_SERVICE), ns.TEST_ACTION, "crosscheck"),
+    )
+    payloads = [Payload(a.content_id, a.mime_type, a.source) for a in attachments_of("several")]
+    peer_certificate = certificate(peer_pki, "b")
+    sent = build_user_message(
+        message, payloads, pmode, signing=identity(peer_pki, "a"), recipient_certificate=peer_certificate,
+        spool=MemorySpool, boundary=f"b-{os.urandom(8).hex()}",
+    )  # fmt: skip
+    status, response_type, response = post(peer_server, sent.content_type, b"".join(sent.body.chunks()))
+    assert status == 200, error_codes(response)
+    outcome = read_response(
+        InMemory(response), response_type, sent=sent, partner_certificates=[peer_certificate]
+    )
+    assert isinstance(outcome, ReceiptOutcome)
+    assert outcome.signature.certificate == peer_certificate
 
 
 # --- the Java peer's messages into our engine ------------------------------------------------------
