@@ -1,1 +1,3 @@
-"""mappings/eco."""
+"""e-C/O: the domestic certificate-of-origin schema, the interim e-Form D XSD and its mapping profile."""
+
+__all__: list[str] = []
