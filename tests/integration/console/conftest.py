@@ -1,4 +1,4 @@
-"""A real node directory and database behind the console, served on 127.0.0.1:0, and a cookie-keeping client."""
+"""A real node directory and database behind the console on 127.0.0.1:0, and a cookie-keeping client."""
 
 from __future__ import annotations
 
@@ -124,12 +124,21 @@ class ConsoleNode:
         return Client(self.base)
 
 
-@pytest.fixture
-def node_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "node"
-    create_node_directory(directory, party_id="nsw-vn", port=0, tls=False)
+def make_node_dir(directory: Path, *, environment: str = "sandbox") -> Path:
+    create_node_directory(directory, party_id="nsw-vn", port=0, tls=False, environment=environment)
     add_operator(directory / "node.yaml", OPERATOR, PASSWORD, name="Alice Operator")
     return directory
+
+
+@pytest.fixture
+def environment() -> str:
+    """The node's environment; a test module overrides it to run in production."""
+    return "sandbox"
+
+
+@pytest.fixture
+def node_dir(tmp_path: Path, environment: str) -> Path:
+    return make_node_dir(tmp_path / "node", environment=environment)
 
 
 @pytest_twisted.async_yield_fixture
@@ -166,5 +175,7 @@ def seed_message(
             **kw,
         )
         if failed:
-            mark_failed(s, m.id, claimer=None, error="HTTP 503 from the partner", now=now)
+            m.state, m.attempts = "sending", 1  # as the sender's claim leaves it
+            s.flush()
+            assert mark_failed(s, m.id, claimer=None, error="HTTP 503 from the partner", now=now)
         return m.id
