@@ -207,6 +207,7 @@ class Procedure:
         extra_cases: Iterable[TestCase] = (),
         *,
         foreign: bool = True,
+        max_message_bytes: int | None = None,
     ) -> ConnectionTestPlan:
         """A new plan from the partner's agreement and P-Mode; the partner enters `testing`."""
         config = self.partner_config(partner_id)
@@ -220,6 +221,7 @@ class Procedure:
             now=self.clock(),
             foreign=foreign,
             extra_cases=extra_cases,
+            max_message_bytes=max_message_bytes,
         )
         self._store_plan(session, actor, plan)
         state = self.state(session, partner_id)
