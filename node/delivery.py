@@ -27,7 +27,7 @@ from node.api.ministries import Ministry, MinistryRegistry
 from node.api.signature import SIGNATURE_HEADER, sign
 from node.context import NodeContext
 from node.store.models import Delivery, DeliveryState, Direction, Message, MessageState, Submission
-from node.submissions import ANSWER_STATUSES, document_type_for, profile_for
+from node.submissions import ANSWER_STATUS_OF, answer_to_json, document_type_for, profile_for
 
 __all__ = [
     "INLINE_PAYLOAD_LIMIT",
@@ -168,24 +168,21 @@ def _apply_business_answer(session: Session, ctx: NodeContext, message: Message,
 
 
 def _read_answer(ctx: NodeContext, message: Message) -> tuple[str, str | None, str] | None:
-    try:
-        from mappings import answers
-    except ImportError:
-        return None
+    from mappings import answers
+    from mappings.errors import MappingError
+
     if not message.payloads:
         return None
-    xml = ctx.blobs.read_bytes(message.payloads[0].blob_digest, MAX_TREATY_BYTES)
     try:
-        parsed = answers.parse(xml)
-    except Exception as exc:
+        parsed = answers.from_xml(ctx.blobs.read_bytes(message.payloads[0].blob_digest, MAX_TREATY_BYTES))
+    except (MappingError, ValueError) as exc:
         _log.warn("business answer {id} does not parse: {error}", id=message.message_id, error=str(exc))
         return None
-    status = str(getattr(parsed, "status", "")).replace("-", "_").lower()
-    if status not in ANSWER_STATUSES:
-        return None
-    reference = getattr(parsed, "message_id", None) or getattr(parsed, "reference", None)
-    detail = getattr(parsed, "reason", None) or getattr(parsed, "remarks", None) or status.replace("_", " ")
-    return status, reference, str(detail)
+    status = ANSWER_STATUS_OF[parsed.status.value]
+    detail = (
+        "; ".join(f"{r.code}: {r.text}" for r in parsed.reasons) or parsed.result or status.replace("_", " ")
+    )
+    return status, parsed.ref_to_message_id, detail
 
 
 # -- what a ministry receives (webhook body and inbox item) ------------------------------------------
@@ -212,6 +209,15 @@ def describe(ctx: NodeContext, delivery: Delivery, message: Message) -> dict[str
     """The full item: the summary plus the document mapped to domestic JSON (eco, ephyto) or the payloads."""
     out = summary(delivery, message)
     document_type = delivery.document_type or "raw"
+    if document_type == "answer" and message.payloads:
+        from mappings import answers
+
+        xml = ctx.blobs.read_bytes(message.payloads[0].blob_digest, MAX_TREATY_BYTES)
+        try:
+            out["document"] = answer_to_json(answers.from_xml(xml))
+        except Exception as exc:
+            out["document"] = None
+            out["mapping_error"] = f"the business answer could not be read: {exc}"
     if document_type in ("eco", "ephyto") and message.payloads:
         xml = ctx.blobs.read_bytes(message.payloads[0].blob_digest, MAX_TREATY_BYTES)
         try:

@@ -33,19 +33,22 @@ from protocols.as4.payload import ByteSource, InMemory
 __all__ = [
     "ANSWER_ACTION",
     "ANSWER_STATUSES",
+    "ANSWER_STATUS_OF",
     "DOCUMENT_COLLABORATIONS",
     "DOCUMENT_TYPES",
     "MAX_DOCUMENT_BYTES",
     "SUBMITTED",
     "SubmissionRefused",
     "SubmissionResult",
+    "answer_from_json",
+    "answer_to_json",
     "derived_status",
     "document_type_for",
     "profile_for",
     "submit",
 ]
 
-DOCUMENT_TYPES = ("eco", "ephyto", "raw")
+DOCUMENT_TYPES = ("eco", "ephyto", "answer", "raw")
 # The importing side's business answers (seed 001 Art. 21), as a submission's status.
 ANSWER_STATUSES = ("accepted", "not_accepted", "amendment_requested", "processed")
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
@@ -58,6 +61,13 @@ DOCUMENT_COLLABORATIONS = {
     "ephyto": ("urn:aswnode:service:ephyto", "SPSCertificate"),
 }
 ANSWER_ACTION = "BusinessAnswer"
+# mappings.answers.AnswerStatus value → the submission status a ministry sees.
+ANSWER_STATUS_OF = {
+    "accepted": "accepted",
+    "not-accepted": "not_accepted",
+    "amendment-requested": "amendment_requested",
+    "processing-result": "processed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +153,7 @@ class _Prepared:
     mime_type: str
     domestic: bytes | None
     treaty: ByteSource
+    ref_to_message_id: str | None = None
 
 
 async def _submit(
@@ -308,6 +319,8 @@ def _prepare(
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _refused(422, "/payload", "malformed_json", f"the document is not JSON: {exc}") from None
+    if document_type == "answer":
+        return _prepare_answer(partner_id, to_party_id, document, mime_type, service, raw)
     from mappings.errors import DomesticInvalid, MappingError
 
     profile = profile_for(document_type)
@@ -343,6 +356,118 @@ def _prepare(
         json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8"),
         InMemory(bytes(treaty)),
     )
+
+
+def _prepare_answer(
+    partner_id: str, to_party_id: str, document: Any, mime_type: str | None, service: str | None, raw: bytes
+) -> _Prepared:
+    from mappings import answers
+    from mappings.errors import MappingError
+
+    answer = answer_from_json(document)
+    try:
+        xml = answers.to_xml(answer)
+    except MappingError as exc:
+        raise _refused(422, "/payload", exc.code, exc.message) from None
+    return _Prepared(
+        "answer",
+        partner_id,
+        to_party_id,
+        service or DOCUMENT_COLLABORATIONS[answer.document_type][0],
+        ANSWER_ACTION,
+        mime_type or answers.MIME_TYPE,
+        raw,
+        InMemory(xml),
+        answer.ref_to_message_id,
+    )
+
+
+_ANSWER_FIELDS = (
+    "document_type",
+    "certificate_reference",
+    "status",
+    "issued_at",
+    "authority",
+    "country",
+    "reasons",
+    "result",
+    "ref_to_message_id",
+)
+
+
+def answer_from_json(document: Any) -> Any:
+    """A mappings.answers.BusinessAnswer from its JSON form; SubmissionRefused names the bad fields."""
+    from mappings.answers import AnswerStatus, BusinessAnswer, Reason
+
+    if not isinstance(document, dict):
+        raise _refused(422, "/payload", "not_an_object", "the answer must be an object")
+    errors = [
+        FieldError("unknown_field", f"unknown field {key!r}", f"/payload/{key}")
+        for key in document
+        if key not in _ANSWER_FIELDS
+    ]
+    for key in ("document_type", "certificate_reference", "status", "issued_at", "authority", "country"):
+        if not isinstance(document.get(key), str) or not document[key]:
+            errors.append(FieldError("required", f"{key} is required (a string)", f"/payload/{key}"))
+    statuses = [s.value for s in AnswerStatus]
+    if isinstance(document.get("status"), str) and document["status"] not in statuses:
+        errors.append(
+            FieldError("unknown-code", f"status must be one of {', '.join(statuses)}", "/payload/status")
+        )
+    if (
+        isinstance(document.get("document_type"), str)
+        and document["document_type"] not in DOCUMENT_COLLABORATIONS
+    ):
+        errors.append(
+            FieldError("unknown-code", "document_type must be eco or ephyto", "/payload/document_type")
+        )
+    issued_at = None
+    if isinstance(document.get("issued_at"), str):
+        try:
+            issued_at = datetime.fromisoformat(document["issued_at"].replace("Z", "+00:00"))
+            if issued_at.tzinfo is None:
+                raise ValueError
+        except ValueError:
+            errors.append(
+                FieldError("format", "issued_at must be a date-time with a zone", "/payload/issued_at")
+            )
+    reasons = []
+    for i, item in enumerate(document.get("reasons") or []):
+        if not isinstance(item, dict) or not item.get("code") or not item.get("text"):
+            errors.append(FieldError("invalid", "a reason needs a code and a text", f"/payload/reasons/{i}"))
+            continue
+        reasons.append(Reason(str(item["code"]), str(item["text"]), item.get("field")))
+    if errors:
+        raise SubmissionRefused(422, errors)
+    try:
+        return BusinessAnswer(
+            document_type=document["document_type"],
+            certificate_reference=document["certificate_reference"],
+            status=AnswerStatus(document["status"]),
+            issued_at=issued_at,  # type: ignore[arg-type]
+            authority=document["authority"],
+            country=document["country"],
+            reasons=tuple(reasons),
+            result=document.get("result"),
+            ref_to_message_id=document.get("ref_to_message_id"),
+        )
+    except ValueError as exc:
+        raise _refused(422, "/payload", "invalid", str(exc)) from None
+
+
+def answer_to_json(answer: Any) -> dict[str, Any]:
+    """The JSON form of a business answer, as a ministry submits and receives it."""
+    return {
+        "document_type": answer.document_type,
+        "certificate_reference": answer.certificate_reference,
+        "status": answer.status.value,
+        "issued_at": answer.issued_at.isoformat(),
+        "authority": answer.authority,
+        "country": answer.country,
+        "reasons": [{"code": r.code, "text": r.text, "field": r.field} for r in answer.reasons],
+        "result": answer.result,
+        "ref_to_message_id": answer.ref_to_message_id,
+    }
 
 
 def profile_for(document_type: str) -> Any:
@@ -473,6 +598,7 @@ def _store(
         ministry=ministry,
         submission_id=submission_id,
         is_test=is_test,
+        ref_to_message_id=prepared.ref_to_message_id,
     )
     ctx.audit.append(
         session,

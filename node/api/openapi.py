@@ -7,7 +7,7 @@ from typing import Any
 from node.api.inbox_routes import INBOX_STATES
 from node.api.signature import SIGNATURE_HEADER
 from node.api.submission_routes import STATUSES
-from node.submissions import DOCUMENT_TYPES
+from node.submissions import ANSWER_STATUS_OF, DOCUMENT_COLLABORATIONS, DOCUMENT_TYPES
 
 __all__ = ["document"]
 
@@ -129,16 +129,55 @@ def _schemas() -> dict[str, Any]:
                 "document_type": {"type": "string", "enum": list(DOCUMENT_TYPES)},
                 "partner": {"type": "string", "description": "the destination partner's id (partners.yaml)"},
                 "payload": {
-                    "description": "the domestic document for eco/ephyto; base64 bytes for raw",
-                    "oneOf": [
+                    "description": "the domestic document (eco, ephyto), a business answer, or base64 (raw)",
+                    "anyOf": [
                         _ref("EcoDocument"),
                         _ref("EphytoDocument"),
+                        _ref("BusinessAnswer"),
                         {"type": "string", "contentEncoding": "base64"},
                     ],
                 },
                 "mime_type": {"type": "string", "description": "raw only: the payload's MIME type"},
                 "service": {"type": "string", "description": "ebMS Service; defaults to the mapping's"},
                 "action": {"type": "string", "description": "ebMS Action; defaults to the mapping's"},
+            },
+        },
+        "BusinessAnswer": {
+            "description": "the importing side's decision on a certificate (seed 001 Art. 21)",
+            "type": "object",
+            "additionalProperties": False,
+            "required": [
+                "document_type",
+                "certificate_reference",
+                "status",
+                "issued_at",
+                "authority",
+                "country",
+            ],
+            "properties": {
+                "document_type": {"type": "string", "enum": sorted(DOCUMENT_COLLABORATIONS)},
+                "certificate_reference": {"type": "string"},
+                "status": {"type": "string", "enum": sorted(ANSWER_STATUS_OF)},
+                "issued_at": {"type": "string", "format": "date-time"},
+                "authority": {"type": "string"},
+                "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+                "reasons": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["code", "text"],
+                        "properties": {
+                            "code": {"type": "string"},
+                            "text": {"type": "string"},
+                            "field": {"type": ["string", "null"]},
+                        },
+                    },
+                },
+                "result": {"type": ["string", "null"]},
+                "ref_to_message_id": {
+                    "type": ["string", "null"],
+                    "description": "the certificate's AS4 message",
+                },
             },
         },
         "SubmissionAccepted": {

@@ -78,11 +78,13 @@ def _envelope(body: Any, ministry: Ministry) -> tuple[dict[str, Any], bytes]:
         if key in body and (not isinstance(body[key], str) or not body[key]):
             errors.append(FieldError("invalid", f"{key} must be a non-empty string", f"/{key}"))
     document_type = body.get("document_type")
-    if isinstance(document_type, str) and document_type and document_type not in ministry.documents:
+    # A ministry that handles certificates also answers the ones it receives (business answers).
+    allowed = ministry.documents + (("answer",) if {"eco", "ephyto"} & set(ministry.documents) else ())
+    if isinstance(document_type, str) and document_type and document_type not in allowed:
         errors.append(
             FieldError(
                 "document_type_not_allowed",
-                f"this ministry may submit {', '.join(ministry.documents) or 'no documents'}",
+                f"this ministry may submit {', '.join(allowed) or 'no documents'}",
                 "/document_type",
             )
         )

@@ -155,3 +155,68 @@ def test_the_signature_refuses_a_stale_timestamp_and_a_missing_header() -> None:
         verify("s" * 32, None, body, now=1_000_000)
     with pytest.raises(SignatureError):
         verify("s" * 32, "v1=abc", body, now=1_000_000)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_partners_business_answer_moves_the_submission_and_reaches_the_ministry(api_node, ephyto):
+    from mappings import answers
+
+    body = {"document_type": "ephyto", "partner": "th", "payload": ephyto}
+    submitted = (await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=body)).json()
+    answer = answers.BusinessAnswer(
+        document_type="ephyto",
+        certificate_reference=ephyto["certificate_number"],
+        status=answers.AnswerStatus.AMENDMENT_REQUESTED,
+        issued_at=api_node.clock(),
+        authority="Department of Agriculture",
+        country="TH",
+        reasons=(answers.Reason("BOTANICAL", "botanical name does not match the permit", "/items/0"),),
+        ref_to_message_id=submitted["message_id"],
+    )
+    service, _ = DOCUMENT_COLLABORATIONS["ephyto"]
+    _receive(
+        api_node, answers.to_xml(answer), service=service, action="BusinessAnswer", mime="application/xml"
+    )
+    api_node.clock.advance(seconds=5)
+    await _service(api_node).tick()
+
+    view = (await api_node.call("GET", f"/api/v1/submissions/{submitted['id']}", ministry="mard")).json()
+    assert view["status"] == "amendment_requested"
+    assert view["answer"]["status"] == "amendment_requested" and "BOTANICAL" in view["answer"]["detail"]
+    assert [h["status"] for h in view["history"]] == ["submitted", "amendment_requested"]
+    listed = await api_node.call("GET", "/api/v1/submissions?status=amendment_requested", ministry="mard")
+    assert [i["id"] for i in listed.json()["items"]] == [submitted["id"]]
+
+    [item] = (await api_node.call("GET", "/api/v1/inbox", ministry="mard")).json()["items"]
+    assert item["document_type"] == "answer"
+    full = (await api_node.call("GET", f"/api/v1/inbox/{item['id']}", ministry="mard")).json()
+    assert full["document"]["status"] == "amendment-requested"
+    assert full["document"]["reasons"][0]["field"] == "/items/0"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_ministry_answers_a_received_certificate_through_the_api(api_node):
+    answer = {
+        "document_type": "ephyto",
+        "certificate_reference": "TH-PC-77",
+        "status": "accepted",
+        "issued_at": "2026-11-23T09:00:00+07:00",
+        "authority": "Plant Protection Department",
+        "country": "VN",
+        "ref_to_message_id": "abc@th-nsw",
+    }
+    body = {"document_type": "answer", "partner": "th", "payload": answer}
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=body)
+    assert r.code == 202, r.body
+    with api_node.ctx.db.read_session() as s:
+        message = s.scalar(select(Message).where(Message.message_id == r.json()["message_id"]))
+        assert message.action == "BusinessAnswer" and message.ref_to_message_id == "abc@th-nsw"
+        xml = api_node.ctx.blobs.read_bytes(message.payloads[0].blob_digest, 1_000_000)
+    from mappings import answers
+
+    assert answers.from_xml(xml).status == answers.AnswerStatus.ACCEPTED
+
+    bad = dict(answer, status="maybe", country="")
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=dict(body, payload=bad))
+    assert r.code == 422
+    assert {e["pointer"] for e in r.json()["errors"]} == {"/payload/status", "/payload/country"}
