@@ -61,19 +61,29 @@ def _b64decode(text: str | None, what: str) -> bytes:
         raise _fail(f"{what} is not base64") from None
 
 
-def _check_addressee(encrypted_key: etree._Element, root: etree._Element, own: SigningIdentity) -> None:
+def _check_addressee(
+    encrypted_key: etree._Element,
+    root: etree._Element,
+    ids: dict[str, list[etree._Element]],
+    own: SigningIdentity,
+) -> None:
     key_info = _child(encrypted_key, ns.NS_DS, "KeyInfo")
     if key_info is None:
         return
     reference = _child(key_info, ns.NS_WSSE, "SecurityTokenReference")
     if reference is None:
         return
-    named = read_token_reference(reference, root, _fail)
+    named = read_token_reference(reference, root, _fail, ids)
     if not matches(named, own.certificate):
         raise _fail(f"the EncryptedKey is addressed to another certificate ({named.style} reference)")
 
 
-def _content_key(encrypted_key: etree._Element, root: etree._Element, own: SigningIdentity) -> bytes:
+def _content_key(
+    encrypted_key: etree._Element,
+    root: etree._Element,
+    ids: dict[str, list[etree._Element]],
+    own: SigningIdentity,
+) -> bytes:
     method = _required(encrypted_key, ns.NS_XENC, "EncryptionMethod")
     digest = _child(method, ns.NS_DS, "DigestMethod")
     mgf = _child(method, ns.NS_XENC11, "MGF")
@@ -84,7 +94,7 @@ def _content_key(encrypted_key: etree._Element, root: etree._Element, own: Signi
         None if digest is None else digest.get("Algorithm"),
         None if mgf is None else mgf.get("Algorithm"),
     )
-    _check_addressee(encrypted_key, root, own)
+    _check_addressee(encrypted_key, root, ids, own)
     value = _required(_required(encrypted_key, ns.NS_XENC, "CipherData"), ns.NS_XENC, "CipherValue")
     try:
         return own.private_key.decrypt(_b64decode(value.text, "EncryptedKey CipherValue"), oaep)
@@ -230,7 +240,7 @@ def decrypt_attachments(
     for element, encrypted_key in pairs:
         index = next(i for i, key in enumerate(keys) if key is encrypted_key)
         if index not in content_keys:
-            content_keys[index] = _content_key(encrypted_key, envelope, own)
+            content_keys[index] = _content_key(encrypted_key, envelope, ids, own)
         part = _decrypt_part(element, content_keys[index], by_cid, spool)
         if part.content_id in decrypted:
             raise _fail(f"attachment {part.content_id} is encrypted twice")

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from lxml import etree
 
@@ -103,8 +104,10 @@ def encrypt_attachments(
     header_security = security(envelope, _invalid, create=True)
     assert header_security is not None
     public_key = recipient.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise _invalid("the recipient certificate does not hold an RSA key")
     key = os.urandom(data_key_size(algorithms.data_encryption))
-    wrapped = public_key.encrypt(  # type: ignore[union-attr]
+    wrapped = public_key.encrypt(
         key, oaep_padding(algorithms.key_transport, algorithms.oaep_digest, algorithms.mgf)
     )
 

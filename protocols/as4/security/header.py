@@ -84,10 +84,15 @@ def security(
     return element
 
 
+_WITH_ID = etree.XPath(
+    "descendant-or-self::*[@wsu:Id or @Id or @ID or @xml:id]", namespaces={"wsu": ns.NS_WSU}
+)
+
+
 def id_index(root: etree._Element) -> dict[str, list[etree._Element]]:
     """Every Id value in the document and the elements carrying it (more than one: a duplicate)."""
     index: dict[str, list[etree._Element]] = {}
-    for element in root.iter(etree.Element):
+    for element in _WITH_ID(root):
         attrib = element.attrib
         for name in ID_ATTRIBUTES:
             value = attrib.get(name)

@@ -207,9 +207,12 @@ def _token_certificate(token: etree._Element) -> x509.Certificate:
 
 
 def read_token_reference(
-    reference: etree._Element, root: etree._Element, fail: Callable[[str], Exception]
+    reference: etree._Element,
+    root: etree._Element,
+    fail: Callable[[str], Exception],
+    ids: dict[str, list[etree._Element]] | None = None,
 ) -> TokenReference:
-    """Resolve a wsse:SecurityTokenReference in the document it belongs to."""
+    """Resolve a wsse:SecurityTokenReference in the document it belongs to (`ids`: its Id index)."""
     if reference.tag != _STR:
         raise fail(f"expected wsse:SecurityTokenReference, found {reference.tag}")
     children = [child for child in reference if isinstance(child.tag, str)]
@@ -221,7 +224,7 @@ def read_token_reference(
             uri = child.get("URI") or ""
             if not uri.startswith("#") or len(uri) < 2:
                 raise fail(f"token reference URI {uri!r} is not a same-document reference")
-            targets = id_index(root).get(uri[1:], [])
+            targets = (id_index(root) if ids is None else ids).get(uri[1:], [])
             if len(targets) != 1:
                 raise fail(f"token reference {uri} resolves to {len(targets)} elements")
             token = targets[0]

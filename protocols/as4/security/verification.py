@@ -66,13 +66,15 @@ def _signature(envelope: etree._Element) -> etree._Element:
     return _one_ds(header_security, "Signature")
 
 
-def signature_token_reference(envelope: etree._Element) -> TokenReference:
+def signature_token_reference(
+    envelope: etree._Element, ids: dict[str, list[etree._Element]] | None = None
+) -> TokenReference:
     """What the signature's KeyInfo/SecurityTokenReference names (EBMS:0101 if unreadable)."""
     key_info = _one_ds(_signature(envelope), "KeyInfo")
     children = [child for child in key_info if isinstance(child.tag, str)]
     if len(children) != 1 or children[0].tag != qname(ns.NS_WSSE, "SecurityTokenReference"):
         raise _fail("ds:KeyInfo must hold exactly one wsse:SecurityTokenReference")
-    return read_token_reference(children[0], envelope, _fail)
+    return read_token_reference(children[0], envelope, _fail, ids)
 
 
 def find_signing_certificate(
@@ -245,7 +247,7 @@ def verify_envelope(
             what = {"messaging": "eb:Messaging", "body": "the SOAP Body"}.get(required, required)
             raise _fail(f"{what} is not covered by the signature")
 
-    signer = _trusted_signer(signature_token_reference(envelope), trusted)
+    signer = _trusted_signer(signature_token_reference(envelope, ids), trusted)
     public_key = signer.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise _fail("the signing certificate does not hold an RSA key")
