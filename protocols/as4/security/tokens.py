@@ -256,6 +256,6 @@ def read_token_reference(
             if not ski:
                 raise fail("empty SubjectKeyIdentifier")
             return TokenReference("ski", ski=ski)
-    except (ValueError, binascii.Error) as bad:
-        raise fail(f"unreadable security token: {bad}") from None
+    except (ValueError, IndexError, binascii.Error) as bad:
+        raise fail(f"unreadable security token: {bad or type(bad).__name__}") from None
     raise fail(f"unsupported SecurityTokenReference content {child.tag}")
