@@ -39,6 +39,13 @@ def soap_namespace(envelope: etree._Element) -> str:
     raise ValueError(f"not a SOAP envelope: {envelope.tag}")
 
 
+def _soap(envelope: etree._Element, fail: Callable[[str], Exception]) -> str:
+    try:
+        return soap_namespace(envelope)
+    except ValueError as wrong:
+        raise fail(str(wrong)) from None
+
+
 def _only_child(parent: etree._Element | None, tag: str, fail: Callable[[str], Exception]) -> etree._Element:
     if parent is None:
         raise fail(f"no parent for {tag}")
@@ -49,11 +56,11 @@ def _only_child(parent: etree._Element | None, tag: str, fail: Callable[[str], E
 
 
 def header(envelope: etree._Element, fail: Callable[[str], Exception]) -> etree._Element:
-    return _only_child(envelope, qname(soap_namespace(envelope), "Header"), fail)
+    return _only_child(envelope, qname(_soap(envelope, fail), "Header"), fail)
 
 
 def body(envelope: etree._Element, fail: Callable[[str], Exception]) -> etree._Element:
-    return _only_child(envelope, qname(soap_namespace(envelope), "Body"), fail)
+    return _only_child(envelope, qname(_soap(envelope, fail), "Body"), fail)
 
 
 def messaging(envelope: etree._Element, fail: Callable[[str], Exception]) -> etree._Element:
@@ -69,7 +76,7 @@ def security(
     envelope: etree._Element, fail: Callable[[str], Exception], *, create: bool = False
 ) -> etree._Element | None:
     """The wsse:Security header meant for us (no role); created as the first header when asked."""
-    soap = soap_namespace(envelope)
+    soap = _soap(envelope, fail)
     head = header(envelope, fail)
     ours = [el for el in head if el.tag == qname(ns.NS_WSSE, "Security") and _targets_us(el, soap)]
     if len(ours) > 1:

@@ -81,3 +81,8 @@ def test_ensure_id_keeps_an_existing_id_and_adds_wsu_id_otherwise():
     assert ensure_id(element, "other") == assigned
     named = etree.Element("x", Id="given")
     assert ensure_id(named, "id") == "given"
+
+
+def test_a_document_that_is_not_a_soap_envelope_is_refused():
+    with pytest.raises(Refused, match="not a SOAP envelope"):
+        body(etree.fromstring(b"<Envelope/>"), Refused)
