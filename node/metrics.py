@@ -3,8 +3,8 @@
 Gauges are computed from the database every `interval` seconds in a worker thread
 (never per scrape, never on the reactor); a scrape only renders what is in memory.
 The send latency histogram observes each message the refresher sees delivered
-(submission to verified receipt). Counters for events only a running component
-sees (receipt failures, webhook attempts) are incremented by it through `for_registry`.
+(submission to verified receipt). The webhook attempts counter is incremented by
+node.delivery through `for_registry`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from node.store.models import Delivery, Direction, Message, MessageState
 __all__ = ["MetricsRefresher", "NodeMetrics", "Snapshot", "for_registry", "take_snapshot"]
 
 _log = Logger()
+RECEIPT_INVALID = "invalid"  # messages.receipt_status the sender records for a receipt that did not verify
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400)
 _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, NodeMetrics] = weakref.WeakKeyDictionary()
 
@@ -64,9 +65,9 @@ class NodeMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.receipt_failures = Counter(
+        self.receipt_failures = Gauge(
             "aswnode_receipt_failures",
-            "Receipts that did not verify (signature, reference, digests)",
+            "Outbound messages whose last receipt did not verify (signature, reference, digests)",
             ["partner"],
             registry=registry,
         )
@@ -91,6 +92,7 @@ class NodeMetrics:
             (self.messages, snapshot.messages),
             (self.queue_depth, snapshot.queue_depth),
             (self.retries, snapshot.retries),
+            (self.receipt_failures, snapshot.receipt_failures),
             (self.deliveries, snapshot.deliveries),
         ):
             gauge.clear()
@@ -115,6 +117,7 @@ class Snapshot:
     messages: tuple[tuple[tuple[str, str, str], float], ...]
     queue_depth: tuple[tuple[tuple[str], float], ...]
     retries: tuple[tuple[tuple[str], float], ...]
+    receipt_failures: tuple[tuple[tuple[str], float], ...]
     deliveries: tuple[tuple[tuple[str, str], float], ...]
     latencies: tuple[tuple[str, float], ...]
     delivered_until: datetime | None
@@ -152,6 +155,14 @@ def take_snapshot(session: Session, delivered_since: datetime | None, limit: int
             .group_by(Message.partner_id)
         )
     )
+    receipt_failures = tuple(
+        ((p,), float(n))
+        for p, n in session.execute(
+            select(Message.partner_id, func.count())
+            .where(Message.direction == Direction.OUTBOUND.value, Message.receipt_status == RECEIPT_INVALID)
+            .group_by(Message.partner_id)
+        )
+    )
     deliveries = tuple(
         ((m, s), float(n))
         for m, s, n in session.execute(
@@ -175,7 +186,7 @@ def take_snapshot(session: Session, delivered_since: datetime | None, limit: int
         ):
             latencies.append((partner, (delivered - created).total_seconds()))
             until = delivered
-    return Snapshot(messages, queue, retries, deliveries, tuple(latencies), until)
+    return Snapshot(messages, queue, retries, receipt_failures, deliveries, tuple(latencies), until)
 
 
 class MetricsRefresher:

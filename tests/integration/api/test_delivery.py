@@ -220,3 +220,28 @@ async def test_a_ministry_answers_a_received_certificate_through_the_api(api_nod
     r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=dict(body, payload=bad))
     assert r.code == 422
     assert {e["pointer"] for e in r.json()["errors"]} == {"/payload/status", "/payload/country"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_attached_api_runs_delivery_on_its_own_until_stopped(api_node):
+    from twisted.internet import reactor, task
+    from twisted.web.resource import Resource
+
+    import node.api
+
+    api_node.webhook.failures = 0
+    node.api.attach(api_node.ctx, Resource())  # as node.service does: the delivery loop starts
+    try:
+        _receive(api_node, b"pushed without help", service="urn:test:svc", action="Go", mime="text/plain")
+        for _ in range(100):
+            if api_node.webhook.calls:
+                break
+            await task.deferLater(reactor, 0.1, lambda: None)
+        assert [code for _, _, code in api_node.webhook.calls] == [204]
+    finally:
+        await node.api.stop()
+    for _ in range(20):
+        if _deliveries(api_node)[0].state == "delivered":
+            break
+        await task.deferLater(reactor, 0.1, lambda: None)
+    assert _deliveries(api_node)[0].state == "delivered"

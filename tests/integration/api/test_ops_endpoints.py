@@ -51,10 +51,13 @@ async def test_metrics_show_messages_by_state_and_partner_and_the_queue_depth(ap
     with api_node.ctx.db.session() as s:
         message = s.scalar(select(Message).where(Message.message_id == delivered))
         message.state, message.attempts, message.delivered_at = "delivered", 3, api_node.clock()
+        other = s.scalar(select(Message).where(Message.message_id != delivered))
+        other.receipt_status = "invalid"  # what the sender records for a receipt that did not verify
     await refresher.refresh()
     samples = _samples((await api_node.call("GET", "/metrics", ministry=None)).body.decode())
     assert samples[("aswnode_outbound_queue_depth", (("partner", "th"),))] == 1
     assert samples[("aswnode_outbound_retries", (("partner", "th"),))] == 2
+    assert samples[("aswnode_receipt_failures", (("partner", "th"),))] == 1
     assert samples[("aswnode_send_latency_seconds_count", (("partner", "th"),))] == 1
     assert samples[("aswnode_send_latency_seconds_sum", (("partner", "th"),))] == 3
     await refresher.refresh()  # a delivered message is observed once
