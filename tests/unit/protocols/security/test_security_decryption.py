@@ -121,6 +121,17 @@ def test_encrypted_key_naming_another_certificate_is_refused(payloads, alice, bo
     refused(envelope, parts, alice, match="addressed to another certificate")
 
 
+def test_key_reference_we_cannot_resolve_leaves_the_decision_to_our_key(payloads, alice, bob):
+    envelope, parts = encrypted(payloads, bob, key_reference="ski")
+    identifier = envelope.find(f".//{XENC}EncryptedKey//{{{ns.NS_WSSE}}}KeyIdentifier")
+    identifier.set(
+        "ValueType", "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1"
+    )
+    plain = decrypt_attachments(envelope, parts, bob, spool=MemorySpool)
+    assert content(plain[0]) == content(payloads[0])
+    refused(envelope, parts, alice, match="does not decrypt with our private key")
+
+
 def test_wrong_private_key_is_refused(payloads, alice, bob):
     envelope, parts = encrypted(payloads, bob)
     key_info = envelope.find(f".//{XENC}EncryptedKey/{{{ns.NS_DS}}}KeyInfo")
