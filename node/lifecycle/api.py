@@ -87,6 +87,7 @@ class OperatorApi(resource.Resource):
             ("POST", re.compile(r"partners/(?P<partner>[^/]+)/conntest/minutes"), OperatorApi.minutes),
             ("GET", re.compile(r"partners/(?P<partner>[^/]+)/conntest/minutes"), OperatorApi.show_minutes),
             ("POST", re.compile(r"partners/(?P<partner>[^/]+)/conntest/confirm"), OperatorApi.confirm),
+            ("POST", re.compile(r"partners/(?P<partner>[^/]+)/conntest/runs"), OperatorApi.start_run),
             ("GET", re.compile(r"conntest/runs/(?P<run>\d+)"), OperatorApi.run_progress),
             ("POST", re.compile(r"partners/(?P<partner>[^/]+)/golive"), OperatorApi.golive),
             ("POST", re.compile(r"partners/(?P<partner>[^/]+)/suspend"), OperatorApi.suspend),
@@ -247,6 +248,19 @@ class OperatorApi(resource.Resource):
             digest=call.body.get("digest"),
         )
         return await self.ctx.db.run(self.procedure.minutes_document, partner_id)
+
+    async def start_run(self, call: Call) -> Any:
+        from node.conntest.runner import start
+
+        try:
+            step = Step(call.body.get("step", "foreign"))
+        except ValueError:
+            raise ApiError(400, "/step: domestic or foreign") from None
+        run_id, finished = await start(
+            self.ctx, actor=call.operator, partner_id=call.params["partner"], step=step, form="api"
+        )
+        finished.addErrback(lambda f: log.failure("test run {run} failed", f, run=run_id))
+        return {"run_id": run_id, "progress": f"/api/v1/operator/conntest/runs/{run_id}"}
 
     async def run_progress(self, call: Call) -> Any:
         return await self.ctx.db.run(self.procedure.progress, int(call.params["run"]))

@@ -95,3 +95,24 @@ def smtp_server() -> Iterator[Mailbox]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def node(tmp_path):  # type: ignore[no-untyped-def]
+    """A production node with partner `th`, its Procedure on real SQLite, and a settable clock."""
+    from procedure_fixtures import make_node
+
+    yield from make_node(tmp_path)
+
+
+@pytest.fixture
+def mailing_node(tmp_path, smtp_server):  # type: ignore[no-untyped-def]
+    """As `node`, with node.yaml smtp: pointing at the real test SMTP server, and an extra recipient."""
+    from procedure_fixtures import make_node
+
+    sections = {
+        "smtp": {"host": smtp_server.host, "port": smtp_server.port, "from": "nsw@example.vn"},
+        "notices": {"recipients": ["ops@example.vn"]},
+        "holidays": {"dates": ["2026-12-01"]},
+    }
+    yield from make_node(tmp_path, sections=sections)
