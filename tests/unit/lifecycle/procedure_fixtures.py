@@ -1,4 +1,4 @@
-"""A production node directory with one partner, a settable clock and the Procedure on a real SQLite database."""
+"""A production node with one partner, a settable clock and the Procedure on a real SQLite database."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def test_tampered_minutes_in_the_database_block_the_go_live(node) -> None:  # ty
     tested(node)
     # Someone edits the stored body behind the ORM's back (the ORM itself refuses, see below).
     node.do(lambda s: s.execute(update(ConntestMinutes).values(body=ConntestMinutes.body + " ")))
-    with pytest.raises(LifecycleError, match="canonical|changed after signing"):
+    with pytest.raises(LifecycleError, match=r"canonical|changed after signing"):
         node.do(node.procedure.golive, "operator:alice", "th", node.clock.now + timedelta(days=1))
 
 
