@@ -7,7 +7,6 @@ import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import Message
 
 from protocols.as4.errors import EbmsError, EbmsException
 from protocols.as4.limits import Limits
@@ -18,6 +17,9 @@ __all__ = ["ContentType", "build_multipart", "parse_content_type", "parse_multip
 
 _BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")
 _MIME = EbmsError.MIME_INCONSISTENCY
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_MEDIA_TYPE = re.compile(rf"^{_TOKEN}/{_TOKEN}$")
+_PARAMETER = re.compile(rf'\s*;\s*({_TOKEN})\s*=\s*("(?:[^"\\]|\\.)*"|{_TOKEN})\s*')
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +32,26 @@ class ContentType:
 
 
 def parse_content_type(value: str) -> ContentType:
-    """An RFC 2045 Content-Type value: lower-case media type and parameters (quotes removed)."""
-    message = Message()
-    try:
-        message["content-type"] = value
-        media_type = message.get_content_type()
-        params = message.get_params() or []
-    except Exception:  # the email package raises several types on hostile values
-        raise EbmsException(_MIME, "unparseable Content-Type") from None
-    return ContentType(media_type, tuple((k.lower(), str(v)) for k, v in params[1:]))
+    """An RFC 2045 §5.1 Content-Type value: lower-case media type and parameters (quotes removed)."""
+    media, _, rest = value.partition(";")
+    media_type = media.strip().lower()
+    if not _MEDIA_TYPE.match(media_type):
+        raise EbmsException(_MIME, "unparseable Content-Type")
+    params: list[tuple[str, str]] = []
+    rest = ";" + rest if rest else ""
+    position = 0
+    while position < len(rest):
+        match = _PARAMETER.match(rest, position)
+        if match is None:
+            if rest[position:].strip(" \t\r\n;"):
+                raise EbmsException(_MIME, "unparseable Content-Type parameters")
+            break
+        name, raw = match.group(1).lower(), match.group(2)
+        if raw.startswith('"'):
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        params.append((name, raw))
+        position = match.end()
+    return ContentType(media_type, tuple(params))
 
 
 # ---------------------------------------------------------------------------------- building
