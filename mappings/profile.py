@@ -120,6 +120,16 @@ class MappingProfile:
             return ()
         return tuple(f"line {e.line}: {e.message}" for e in schema.error_log)
 
+    def unread(self, xml: bytes) -> tuple[str, ...]:
+        """What a treaty document says that `from_treaty` does not carry into the domestic document.
+
+        One `path = 'text'` line per element text or attribute, for the receiving ministry and the log.
+        """
+        root = xmlsafe.parse(xml, root=self.root_element, max_bytes=self.max_bytes)
+        seen: set[tuple[etree._Element, str | None]] = {(root, name) for name in self.root_attributes}
+        rules.read(self.rules, root, {}, seen)
+        return rules.unread(root, seen)
+
     def table(self) -> tuple[TableRow, ...]:
         """The published table: every mapped field, then every field the treaty cannot carry."""
         by_pointer = {f.pointer: f for f in domestic.fields(self.document_type)}

@@ -40,6 +40,7 @@ __all__ = [
     "build",
     "read",
     "rows",
+    "unread",
 ]
 
 
@@ -209,15 +210,19 @@ def _make(parent: etree._Element, steps: tuple[_Step, ...], text: str) -> None:
         _child(parent, last, fresh=False).text = text
 
 
-def _find(element: etree._Element, steps: tuple[_Step, ...]) -> str | None:
+def _find(element: etree._Element, steps: tuple[_Step, ...], seen: _Seen | None = None) -> str | None:
     for step in steps:
         if step.attribute:
+            if seen is not None:
+                seen.add((element, step.tag))
             return element.get(step.tag)
         same = [c for c in element if c.tag == step.tag]
         index = step.index or 0
         if len(same) <= index:
             return None
         element = same[index]
+    if seen is not None:
+        seen.add((element, None))
     return element.text
 
 
@@ -286,15 +291,25 @@ def _build_item(rules: tuple[Rule, ...], item: Any, element: etree._Element) -> 
 # ---- reading ---------------------------------------------------------------------------------
 
 
-def read(rules: tuple[Rule, ...], element: etree._Element, obj: dict[str, Any]) -> None:
-    """Read the rules' values from `element` into `obj`; empty elements (`<ram:Name/>`) count as absent."""
+_Seen = set[
+    tuple[etree._Element, str | None]
+]  # (element, None) = its text was read; (element, name) = attribute
+
+
+def read(
+    rules: tuple[Rule, ...], element: etree._Element, obj: dict[str, Any], seen: _Seen | None = None
+) -> None:
+    """Read the rules' values from `element` into `obj`; empty elements (`<ram:Name/>`) count as absent.
+
+    With `seen`, every text and attribute the rules read is added to it (see `unread`).
+    """
     for rule in rules:
         if isinstance(rule, Leaf):
-            text = _find(element, _steps(rule.path))
+            text = _find(element, _steps(rule.path), seen)
             if text:
                 _put(obj, rule.field, rule.transform.from_text(text))
         elif isinstance(rule, Each):
-            items = [_read_item(rule.rules, el) for el in _find_all(element, _steps(rule.path))]
+            items = [_read_item(rule.rules, el, seen) for el in _find_all(element, _steps(rule.path))]
             items = [i for i in items if i is not None]
             if items:
                 _put(obj, rule.field, items)
@@ -305,23 +320,64 @@ def read(rules: tuple[Rule, ...], element: etree._Element, obj: dict[str, Any]) 
                 if (_find(el, _steps(rule.key_path)) or "").strip() == rule.key
             ]
             if rule.field is None:
-                for el in matches[:1]:
-                    read(rule.rules, el, obj)
+                matches = matches[:1]
+            for el in matches:
+                _find(el, _steps(rule.key_path), seen)
+            if rule.field is None:
+                for el in matches:
+                    read(rule.rules, el, obj, seen)
                 continue
-            items = [_read_item(rule.rules, el) for el in matches]
+            items = [_read_item(rule.rules, el, seen) for el in matches]
             items = [i for i in items if i is not None]
             if items:
                 _put(obj, rule.field, items)
 
 
-def _read_item(rules: tuple[Rule, ...], element: etree._Element) -> Any:
+def _read_item(rules: tuple[Rule, ...], element: etree._Element, seen: _Seen | None) -> Any:
     scalar = [r for r in rules if isinstance(r, Leaf) and r.field == "."]
     if scalar:
-        text = _find(element, _steps(scalar[0].path))
+        text = _find(element, _steps(scalar[0].path), seen)
         return scalar[0].transform.from_text(text) if text else None
     item: dict[str, Any] = {}
-    read(rules, element, item)
+    read(rules, element, item, seen)
     return item or None
+
+
+def unread(root: etree._Element, seen: _Seen) -> tuple[str, ...]:
+    """What a document says that no rule read: `path = 'text'` per element text and attribute, in order."""
+    prefixes = {uri: prefix for prefix, uri in PREFIXES.items()}
+
+    def name(tag: str) -> str:
+        qname = etree.QName(tag)
+        prefix = prefixes.get(qname.namespace or "")
+        return f"{prefix}:{qname.localname}" if prefix else qname.localname
+
+    def path(element: etree._Element) -> str:
+        steps = []
+        while element is not None:
+            parent = element.getparent()
+            if parent is None:
+                steps.append(name(element.tag))
+            else:
+                same = [c for c in parent if c.tag == element.tag]
+                position = f"[{same.index(element)}]" if len(same) > 1 else ""
+                steps.append(f"{name(element.tag)}{position}")
+            element = parent
+        return "/".join(reversed(steps))
+
+    def shown(text: str) -> str:
+        text = " ".join(text.split())
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    out = []
+    for element in root.iter(etree.Element):
+        text = (element.text or "").strip()
+        if text and len(element) == 0 and (element, None) not in seen:
+            out.append(f"{path(element)} = '{shown(text)}'")
+        for attribute, value in element.attrib.items():
+            if (element, attribute) not in seen:
+                out.append(f"{path(element)}/@{name(attribute)} = '{shown(value)}'")
+    return tuple(out)
 
 
 # ---- the published table ---------------------------------------------------------------------

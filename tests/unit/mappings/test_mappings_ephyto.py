@@ -143,6 +143,17 @@ def test_the_mattilsynet_sample_maps_to_domestic_json_although_it_fails_the_hub_
     assert {e.pointer for e in EPHYTO.validate(document)} == {"/signatory/signed_on"}
 
 
+def test_what_the_mattilsynet_sample_says_beyond_the_domestic_format_is_listed(vectors: Path) -> None:
+    unread = EPHYTO.unread((vectors / "ephyto/samples/SPSCertificateContent-Mattilsynet.xml").read_bytes())
+    assert (
+        "rsm:SPSCertificate/rsm:SPSExchangedDocument/ram:IncludedSPSNote[0]/ram:Subject = 'SPSFL'" in unread
+    )
+    attachment = "rsm:SPSCertificate/rsm:SPSExchangedDocument/ram:ReferenceSPSReferencedDocument[0]"
+    attachment += "/ram:AttachmentBinaryObject"
+    assert f"{attachment}/@filename = 'TestPdf.pdf'" in unread
+    assert not [line for line in unread if "ram:ID = '123ABC'" in line or "ram:ScientificName" in line]
+
+
 def test_the_apiephyto_envelope_without_namespace_declarations_is_refused(vectors: Path) -> None:
     xml = (vectors / "ephyto/samples/DeliverPhytoEnvelope-ApiEphyto-ejemplo.xml").read_bytes()
     with pytest.raises(MappingError) as caught:

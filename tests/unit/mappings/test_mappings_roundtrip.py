@@ -33,6 +33,7 @@ def _check_round_trip(document_type: str, document: dict[str, Any]) -> None:
         if not any(matches(pointer, pattern) for pattern in chosen.unmapped_fields):
             assert _same(received.get(pointer), value), pointer
     assert set(received) <= set(sent), "the treaty document invented fields"
+    assert chosen.unread(xml) == (), "we wrote something we do not read back"
 
 
 @SETTINGS
