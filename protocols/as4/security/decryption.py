@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator, Sequence
 from urllib.parse import unquote
 
@@ -34,6 +35,8 @@ __all__ = ["decrypt_attachments"]
 
 _IV_BYTES = 12
 _TAG_BYTES = 16
+# type/subtype and parameters in printable ASCII: it may become a MIME header again downstream
+_MIME_TYPE = re.compile(r"[!-~]+/[!-~]+(?:[ \t]*;[ -~]*)?")
 
 
 def _fail(detail: str) -> EbmsException:
@@ -117,6 +120,8 @@ def _gcm_plaintext(source: ByteSource, key: bytes, content_id: str) -> Iterator[
         head += block
         if len(head) >= _IV_BYTES:
             break
+    if len(head) < _IV_BYTES:
+        raise _fail(f"ciphertext of {content_id} is shorter than IV and tag")
     iv, held = head[:_IV_BYTES], head[_IV_BYTES:]
     decryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).decryptor()
     for block in chunks:
@@ -161,6 +166,9 @@ def _decrypt_part(
                 and transform.get("Algorithm") != SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM
             ):
                 raise _fail(f"CipherReference transform {transform.get('Algorithm')} is not accepted")
+    mime_type = encrypted_data.get("MimeType") or "application/octet-stream"
+    if not _MIME_TYPE.fullmatch(mime_type):
+        raise _fail(f"EncryptedData {data_id} MimeType is not a media type")
     content_id = unquote(uri[4:])
     attachment = by_cid.get(content_id)
     if attachment is None:
@@ -168,7 +176,6 @@ def _decrypt_part(
     spool = spool_factory()
     for block in _gcm_plaintext(attachment.source, key, content_id):
         spool.write(block)
-    mime_type = encrypted_data.get("MimeType") or "application/octet-stream"
     headers = tuple((name, value) for name, value in attachment.headers if name.lower() != "content-type")
     return Attachment(content_id, mime_type, spool.finish(), headers)
 

@@ -240,6 +240,13 @@ def test_encrypted_data_listed_twice_is_refused(payloads, bob):
     refused(envelope, parts, bob, match="referenced twice")
 
 
+@pytest.mark.parametrize("mime_type", ["text/plain\r\nX-Injected: 1", "no-slash", "t\u00e9xt/plain"])
+def test_encrypted_data_mime_type_that_is_not_a_media_type_is_refused(payloads, bob, mime_type):
+    envelope, parts = encrypted(payloads, bob)
+    envelope.find(f".//{XENC}EncryptedData").set("MimeType", mime_type)
+    refused(envelope, parts, bob, match="MimeType is not a media type")
+
+
 def test_content_key_of_the_wrong_length_for_the_algorithm_is_refused(payloads, bob):
     envelope, parts = encrypted(payloads, bob)
     envelope.find(f".//{XENC}EncryptedData/{XENC}EncryptionMethod").set("Algorithm", ns.ALG_AES256_GCM)
