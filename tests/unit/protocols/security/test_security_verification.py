@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import os
+import tracemalloc
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
-from security_support import make_envelope, make_identity
+from security_support import Repeating, make_envelope, make_identity
 
 from protocols.as4 import namespaces as ns
 from protocols.as4.errors import EbmsError, EbmsException
@@ -464,3 +466,17 @@ def _der_sequence(content: bytes) -> bytes:
     length = len(content)
     encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
     return b"\x30" + bytes([0x80 | len(encoded)]) + encoded + content
+
+
+def test_large_attachment_is_signed_and_verified_streaming(alice):
+    block = os.urandom(64 * 1024)
+    big = (Attachment("big@aswnode", "application/octet-stream", Repeating(block, 512)),)  # 32 MiB
+    envelope = make_envelope("big@aswnode")
+    tracemalloc.start()
+    try:
+        sign_envelope(envelope, big, alice)
+        verify(wire(envelope), big, alice)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024, f"peak Python allocation {peak} bytes: not streaming"
