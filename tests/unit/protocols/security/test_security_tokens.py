@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from security_support import make_identity
@@ -77,8 +78,6 @@ def test_issuer_serial_matches_other_spellings_of_the_issuer(alice):
 
 def test_ski_is_computed_when_the_extension_is_absent():
     plain = make_identity("plain", with_ski=False)
-    from cryptography import x509
-
     assert subject_key_identifier(plain.certificate) == (
         x509.SubjectKeyIdentifier.from_public_key(plain.certificate.public_key()).digest
     )

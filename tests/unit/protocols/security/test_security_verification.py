@@ -11,6 +11,7 @@ import tracemalloc
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from security_support import Repeating, make_envelope, make_identity
 
@@ -146,7 +147,7 @@ def test_the_token_the_reference_names_is_used_not_the_first_one(payloads, alice
     security = signature_of(envelope).getparent()
     decoy = copy.deepcopy(security.find(f"{{{ns.NS_WSSE}}}BinarySecurityToken"))
     decoy.set(WSU_ID, "decoy")
-    decoy.text = base64.b64encode(bob.certificate.public_bytes(_der())).decode()
+    decoy.text = base64.b64encode(bob.certificate.public_bytes(Encoding.DER)).decode()
     security.insert(0, decoy)
     assert verify(envelope, payloads, bob, alice).certificate == alice.certificate
     assert find_signing_certificate(envelope) == alice.certificate
@@ -155,7 +156,9 @@ def test_the_token_the_reference_names_is_used_not_the_first_one(payloads, alice
 def test_pkipath_token_yields_the_end_entity_certificate(payloads, alice, bob):
     envelope = signed(payloads, alice)
     token = signature_of(envelope).getparent().find(f"{{{ns.NS_WSSE}}}BinarySecurityToken")
-    path = _der_sequence(bob.certificate.public_bytes(_der()) + alice.certificate.public_bytes(_der()))
+    path = _der_sequence(
+        bob.certificate.public_bytes(Encoding.DER) + alice.certificate.public_bytes(Encoding.DER)
+    )
     token.set("ValueType", ns.TOKEN_X509_PKIPATH)
     token.text = base64.b64encode(path).decode()
     signature_of(envelope).find(f".//{{{ns.NS_WSSE}}}Reference").attrib.pop("ValueType")
@@ -257,7 +260,7 @@ def test_reference_naming_an_untrusted_certificate_is_refused(payloads, alice, m
 def test_trusted_token_with_a_signature_by_another_key_is_refused(payloads, alice, mallory):
     envelope = signed(payloads, mallory)
     token = signature_of(envelope).getparent().find(f"{{{ns.NS_WSSE}}}BinarySecurityToken")
-    token.text = base64.b64encode(alice.certificate.public_bytes(_der())).decode()
+    token.text = base64.b64encode(alice.certificate.public_bytes(Encoding.DER)).decode()
     refused(envelope, payloads, alice, match="SignatureValue does not verify")
 
 
@@ -454,12 +457,6 @@ def test_inclusive_canonicalisation_of_signed_info_is_refused(payloads, alice):
     envelope = signed(payloads, alice)
     signature_of(envelope).find(f".//{DS}CanonicalizationMethod").set("Algorithm", ns.ALG_C14N_10)
     refused(envelope, payloads, alice, match="is not exc-c14n")
-
-
-def _der():
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.DER
 
 
 def _der_sequence(content: bytes) -> bytes:
