@@ -50,6 +50,7 @@ __all__ = [
 
 _EB = f"{{{NS_EB}}}"
 _S12 = f"{{{NS_S12}}}"
+_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
 _HEADER = EbmsError.INVALID_HEADER
 _INCONSISTENT = EbmsError.VALUE_INCONSISTENT
 _UNDERSTOOD_HEADERS = frozenset({f"{_EB}Messaging", f"{{{NS_WSSE}}}Security"})
@@ -250,7 +251,7 @@ def parse_timestamp(text: str | None) -> datetime:
     if value.endswith("Z") or value.endswith("z"):
         value = value[:-1] + "+00:00"
     # xsd:dateTime allows any number of fraction digits; Python takes at most six.
-    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
+    value = _LONG_FRACTION.sub(r"\1", value)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:

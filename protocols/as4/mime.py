@@ -48,7 +48,9 @@ def parse_content_type(value: str) -> ContentType:
             break
         name, raw = match.group(1).lower(), match.group(2)
         if raw.startswith('"'):
-            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+            raw = raw[1:-1]
+            if "\\" in raw:
+                raw = re.sub(r"\\(.)", r"\1", raw)
         params.append((name, raw))
         position = match.end()
     return ContentType(media_type, tuple(params))
