@@ -248,7 +248,9 @@ def build(rules: tuple[Rule, ...], obj: dict[str, Any], parent: etree._Element) 
         elif isinstance(rule, Each):
             for item in _get(obj, rule.field) or ():
                 _append_fresh(
-                    parent, _steps(rule.path), lambda el, item=item, rule=rule: build(rule.rules, item, el)
+                    parent,
+                    _steps(rule.path),
+                    lambda el, item=item, rule=rule: _build_item(rule.rules, item, el),
                 )
         else:
             items = [obj] if rule.field is None else list(_get(obj, rule.field) or ())
@@ -270,13 +272,17 @@ def _append_keyed(parent: etree._Element, rule: Keyed, item: Any) -> None:
     steps = _steps(rule.path)
     probe = etree.Element(steps[-1].tag)
     _make(probe, _steps(rule.key_path), rule.key)
-    only_key = etree.tostring(probe)
+    only_key = _size(probe)
     _build_item(rule.rules, item, probe)
-    if etree.tostring(probe) == only_key:
+    if _size(probe) == only_key:
         return  # nothing but the key: the domestic side had no value here
     for step in steps[:-1]:
         parent = _child(parent, step, fresh=False)
     parent.append(probe)
+
+
+def _size(element: etree._Element) -> int:
+    return sum(1 + len(e.attrib) for e in element.iter())
 
 
 def _build_item(rules: tuple[Rule, ...], item: Any, element: etree._Element) -> None:
