@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cryptography import x509
+from lxml import etree
 
 from protocols.as4 import compression
 from protocols.as4.envelope import build_envelope
@@ -35,7 +36,7 @@ from protocols.as4.security import (
     encrypt_attachments,
     sign_envelope,
 )
-from protocols.as4.xml import serialize
+from protocols.as4.xml import parse_xml, serialize
 
 if TYPE_CHECKING:
     from protocols.as4.inbound import ReceivedUserMessage
@@ -100,11 +101,14 @@ def build_user_message(
     recipient_certificate: x509.Certificate | None,
     spool: SpoolFactory,
     boundary: str,
+    body_payload: bytes | None = None,
 ) -> OutboundMessage:
     """The UserMessage with `payloads` as SwA parts, in the order AS4 requires: compress, sign, encrypt.
 
     PayloadInfo is derived from `payloads` (one PartInfo per payload with MimeType, and
     CompressionType when the P-Mode compresses); any PayloadInfo already in `message` is replaced.
+    `body_payload`, an XML document, goes into the SOAP Body (PartInfo without href; signed,
+    neither compressed nor encrypted, as ebMS 3.0 Core §5.2.2.13 and the AS4 profile allow).
     """
     if len({p.content_id for p in payloads}) != len(payloads):
         raise ValueError("two payloads share a Content-ID")
@@ -112,6 +116,10 @@ def build_user_message(
         raise ValueError("the P-Mode encrypts but no recipient certificate was given")
     attachments: list[Attachment] = []
     parts: list[PartInfo] = []
+    body_content: list[etree._Element] = []
+    if body_payload is not None:
+        body_content.append(parse_xml(body_payload))
+        parts.append(PartInfo(None, (Property("MimeType", "application/xml"),)))
     for payload in payloads:
         properties = [Property("MimeType", payload.mime_type)]
         if pmode.compress:
@@ -122,7 +130,7 @@ def build_user_message(
             attachments.append(Attachment(payload.content_id, payload.mime_type, payload.source))
         parts.append(PartInfo(f"cid:{payload.content_id}", (*properties, *payload.properties)))
     message = dataclasses.replace(message, payload_info=tuple(parts))
-    envelope = build_envelope(message)
+    envelope = build_envelope(message, body=body_content)
     references: tuple[SignedReference, ...] = ()
     if pmode.security.sign:
         references = sign_envelope(

@@ -215,3 +215,22 @@ def test_unknown_content_type_is_mime_inconsistency() -> None:
     with pytest.raises(EbmsException) as refused:
         read_envelope(InMemory(b"{}"), "application/json")
     assert refused.value.error is EbmsError.MIME_INCONSISTENCY
+
+
+def test_payload_in_the_soap_body_is_signed_and_received(
+    make_user_message: Callable[..., UserMessage], make_pmode: Callable[..., PMode],
+    alice: SigningIdentity, bob: SigningIdentity,
+) -> None:  # fmt: skip
+    sent = build_user_message(
+        make_user_message(), [Payload("bin@x", "application/octet-stream", InMemory(BINARY))], make_pmode(),
+        signing=alice, recipient_certificate=bob.certificate, spool=MemorySpool, boundary="body-unit",
+        body_payload=XML,
+    )  # fmt: skip
+    received = open_user_message(
+        read_envelope(sent.body, sent.content_type), sender_certificates=[alice.certificate], own=bob,
+        require_encryption=True, spool=MemorySpool,
+    )  # fmt: skip
+    body, attachment = received.payloads
+    assert (body.content_id, body.mime_type) == (None, "application/xml")
+    assert read_all(body.source, 1 << 20) == b'<Form xmlns="urn:asw:eco">\n  <Box a="b" n="1"></Box>\n</Form>'
+    assert read_all(attachment.source, 1 << 20) == BINARY
