@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -16,6 +17,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # Several nodes starting at once on one PostgreSQL database upgrade one at a time.
 _PG_MIGRATION_LOCK = 0x61737701
+# Alembic's context is process-global: one migration at a time in this process.
+_PROCESS_LOCK = threading.Lock()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -28,8 +31,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def upgrade_to_head(engine: Engine, revision: str = "head") -> None:
-    """`alembic upgrade head` on this engine, serialised across processes."""
-    with engine.connect() as connection:
+    """`alembic upgrade head` on this engine, serialised across threads and processes."""
+    with _PROCESS_LOCK, engine.connect() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             connection.commit()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 import pytest_twisted
 from sqlalchemy import text
+from twisted.internet import defer
 
 from node.store.database import Database, normalise_url
 from node.store.models import Partner
@@ -69,3 +73,70 @@ def test_run_fails_the_deferred_and_rolls_back_when_the_function_raises(db: Data
         yield db.run(work)
     count = yield db.read(lambda session: session.query(Partner).count())
     assert count == 0
+
+
+def test_nodes_starting_at_once_on_a_fresh_database_migrate_it_once(db_url: str) -> None:
+    opened: list[Database] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(3)
+
+    def start() -> None:
+        try:
+            barrier.wait(timeout=30)
+            opened.append(Database.open(db_url))
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    try:
+        assert errors == [] and len(opened) == 3
+        with opened[0].read_session() as session:
+            assert session.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    finally:
+        for database in opened:
+            database.close()
+
+
+HOLD_THE_WRITE_LOCK = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+connection.execute("UPDATE audit_chain SET head_seq = head_seq")
+print("locked", flush=True)
+time.sleep(1.5)
+connection.execute("COMMIT")
+"""
+
+
+def test_a_writer_waits_for_another_process_holding_the_sqlite_write_lock(tmp_path: Path, now) -> None:
+    db = Database.open(f"sqlite:///{tmp_path}/node.db")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_WRITE_LOCK, str(tmp_path / "node.db")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        with db.session() as session:
+            session.add(Partner(id="th", party_id="P", state="registered", state_since=now))
+        assert time.monotonic() - started > 0.5  # it waited rather than failing with "database is locked"
+        assert holder.wait(timeout=30) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+        db.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_sqlite_writes_run_in_one_thread(tmp_path: Path):
+    db = Database.open(f"sqlite:///{tmp_path}/node.db")
+    try:
+        idents = yield defer.gatherResults([db.run(lambda session: threading.get_ident()) for _ in range(20)])
+        assert len(set(idents)) == 1
+    finally:
+        db.close()
