@@ -36,7 +36,8 @@ _SECURITY_HEADERS = {
     b"Content-Security-Policy": _CSP.encode(),
     b"X-Frame-Options": b"DENY",
     b"X-Content-Type-Options": b"nosniff",
-    b"Referrer-Policy": b"no-referrer",
+    # "no-referrer" would make browsers send `Origin: null` on form posts, which the origin check refuses.
+    b"Referrer-Policy": b"same-origin",
     b"Cross-Origin-Opener-Policy": b"same-origin",
     b"Cross-Origin-Resource-Policy": b"same-origin",
     b"Permissions-Policy": b"camera=(), microphone=(), geolocation=(), payment=()",

@@ -16,7 +16,7 @@ async def test_every_page_carries_the_security_headers(node):
         assert csp and all(part in csp for part in CSP_PARTS), path
         assert r.header("x-frame-options") == "DENY"
         assert r.header("x-content-type-options") == "nosniff"
-        assert r.header("referrer-policy") == "no-referrer"
+        assert r.header("referrer-policy") == "same-origin"
 
 
 @pytest_twisted.ensureDeferred
