@@ -65,7 +65,8 @@ def test_a_form_posted_without_its_csrf_token_is_refused(browser, make_node):
     _login(browser, node.base, OPERATOR, PASSWORD)
     WebDriverWait(browser, 10).until(ec.title_contains("Dashboard"))
     browser.execute_script(
-        "var f = document.querySelector('form.logout'); f.querySelector('input[name=csrf]').remove(); f.submit();"
+        "var f = document.querySelector('form.logout');"
+        "f.querySelector('input[name=csrf]').remove(); f.submit();"
     )
     WebDriverWait(browser, 10).until(ec.title_contains("Refused"))
     assert "CSRF" in browser.find_element(By.TAG_NAME, "body").text
