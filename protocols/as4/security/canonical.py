@@ -37,13 +37,14 @@ _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 def exc_c14n(element: etree._Element, inclusive_prefixes: Sequence[str] = ()) -> bytes:
     """Exclusive XML canonicalisation 1.0 without comments of the element in its document."""
-    return etree.tostring(
+    canonical: bytes = etree.tostring(
         element,
         method="c14n",
         exclusive=True,
         with_comments=False,
         inclusive_ns_prefixes=list(inclusive_prefixes) or None,
     )
+    return canonical
 
 
 def content_kind(mime_type: str) -> str:

@@ -156,9 +156,9 @@ def _decrypt_part(
     cipher_data = _required(encrypted_data, ns.NS_XENC, "CipherData")
     cipher_reference = _child(cipher_data, ns.NS_XENC, "CipherReference")
     uri = "" if cipher_reference is None else cipher_reference.get("URI") or ""
-    if not uri.startswith("cid:"):
+    if cipher_reference is None or not uri.startswith("cid:"):
         raise _fail(f"EncryptedData {data_id} has no cid: CipherReference (only attachments are decrypted)")
-    transforms = _child(cipher_reference, ns.NS_XENC, "Transforms")  # type: ignore[arg-type]
+    transforms = _child(cipher_reference, ns.NS_XENC, "Transforms")
     if transforms is not None:
         for transform in transforms:
             if (

@@ -115,9 +115,9 @@ def new_id(prefix: str) -> str:
 def ensure_id(element: etree._Element, prefix: str) -> str:
     """The element's Id, giving it a wsu:Id first when it has none."""
     for name in ID_ATTRIBUTES:
-        value = element.get(name)
-        if value:
-            return value
+        existing = element.get(name)
+        if existing:
+            return str(existing)
     value = new_id(prefix)
     element.set(qname(ns.NS_WSU, "Id"), value)
     return value

@@ -109,8 +109,8 @@ def sign_envelope(
     signature_value = _ds(signature, "SignatureValue")
     key_info = _ds(signature, "KeyInfo")
     key_info.append(security_token_reference(key_reference, identity.certificate, token_id=token_id))
-    value = identity.private_key.sign(
+    signed = identity.private_key.sign(
         exc_c14n(signed_info), padding.PKCS1v15(), signature_hash(algorithms.signature_method)
     )
-    signature_value.text = base64.b64encode(value).decode("ascii")
+    signature_value.text = base64.b64encode(signed).decode("ascii")
     return tuple(references)
