@@ -133,11 +133,15 @@ class RunningNode:
 
     async def stop(self) -> None:
         """Stop accepting, answer what is being received, let in-flight sends finish, close."""
+        log.info("stopping: no new connections; finishing what is in flight")
         if self.port is not None:
             await defer.maybeDeferred(self.port.stopListening)
         await self.root.as4.drain()
         await self.sender.stop()
+        log.info("stopping: sender stopped")
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         await stop_components(self.ctx, self.components)
+        log.info("stopping: components stopped")
         self.ctx.db.close()
+        log.info("stopped")

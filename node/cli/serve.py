@@ -38,7 +38,7 @@ def _setup_logging(level: str) -> None:
 
     twisted_log.PythonLoggingObserver(loggerName="twisted").start()
     # Twisted's factory start/stop lines and Alembic's plugin lines are noise at info level.
-    for noisy in ("twisted", "alembic"):
+    for noisy in ("twisted", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
 
 
