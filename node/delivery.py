@@ -225,12 +225,13 @@ def describe(ctx: NodeContext, delivery: Delivery, message: Message) -> dict[str
         except Exception as exc:
             out["document"] = None
             out["mapping_error"] = f"the {document_type} document could not be mapped: {exc}"
-    out["payloads"] = [_payload(ctx, p) for p in message.payloads]
+    out["payloads"] = [_payload(ctx, delivery.id, p) for p in message.payloads]
     return out
 
 
-def _payload(ctx: NodeContext, payload: Any) -> dict[str, Any]:
+def _payload(ctx: NodeContext, delivery_id: int, payload: Any) -> dict[str, Any]:
     item: dict[str, Any] = {
+        "href": f"/api/v1/inbox/{delivery_id}/payloads/{payload.position}",
         "content_id": payload.content_id,
         "mime_type": payload.mime_type,
         "size": payload.size,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from twisted.internet import threads
 
 from node.api.errors import ApiError
-from node.api.router import ApiCall, JsonAnswer, Route
+from node.api.router import ApiCall, FileAnswer, JsonAnswer, Route
 from node.context import NodeContext
 from node.delivery import describe, summary
 from node.store.models import Delivery, DeliveryState, Message
@@ -53,10 +54,26 @@ def routes(ctx: NodeContext) -> tuple[Route, ...]:
             raise ApiError.single(404, "not_found", "no such inbox item")
         return JsonAnswer(200, acked)
 
+    async def payload(call: ApiCall) -> FileAnswer:
+        found = await ctx.db.read(_one, call.client.id, call.params["id"])
+        position = call.params["n"]
+        if found is None or not position.isdigit():
+            raise ApiError.single(404, "not_found", "no such inbox item or payload")
+        parts = [p for p in found[1].payloads if p.position == int(position)]
+        if not parts:
+            raise ApiError.single(404, "not_found", "no such inbox item or payload")
+        part = parts[0]
+        return FileAnswer(
+            ctx.blobs.path(part.blob_digest),
+            part.mime_type,
+            {"Digest": f"sha-256={base64.b64encode(bytes.fromhex(part.blob_digest)).decode()}"},
+        )
+
     return (
         Route("GET", "inbox", index),
         Route("GET", "inbox/{id}", show),
         Route("POST", "inbox/{id}/ack", ack),
+        Route("GET", "inbox/{id}/payloads/{n}", payload),
     )
 
 

@@ -234,11 +234,16 @@ def _schemas() -> dict[str, Any]:
                             "items": {
                                 "type": "object",
                                 "properties": {
+                                    "href": {"type": "string", "description": "where to download the bytes"},
                                     "content_id": {"type": ["string", "null"]},
                                     "mime_type": {"type": "string"},
                                     "size": {"type": "integer"},
                                     "sha256": {"type": "string"},
-                                    "data_base64": {"type": "string", "contentEncoding": "base64"},
+                                    "data_base64": {
+                                        "type": "string",
+                                        "contentEncoding": "base64",
+                                        "description": "inline up to 16 MiB; larger payloads: href only",
+                                    },
                                 },
                             },
                         },
@@ -371,6 +376,32 @@ def document(server_url: str = "/") -> dict[str, Any]:
                     "parameters": [_ID_PARAM],
                     "responses": {
                         "200": _json(_ref("InboxSummary"), "acknowledged (again: the same answer)"),
+                        "401": unauthorised,
+                        "404": not_found,
+                    },
+                }
+            },
+            "/api/v1/inbox/{id}/payloads/{n}": {
+                "get": {
+                    "operationId": "getInboxPayload",
+                    "summary": "One payload's bytes, streamed (for payloads too large to inline)",
+                    "parameters": [
+                        _ID_PARAM,
+                        {
+                            "name": "n",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the payload as received, with its MIME type",
+                            "headers": {
+                                "Digest": {"schema": {"type": "string"}, "description": "sha-256=<base64>"}
+                            },
+                            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                        },
                         "401": unauthorised,
                         "404": not_found,
                     },

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.web import resource, server
+from twisted.web import resource, server, static
 from twisted.web.iweb import IRequest
 
 from node.api.errors import ApiError, FieldError
 
-__all__ = ["MAX_BODY", "ApiCall", "ApiResource", "JsonAnswer", "Route"]
+__all__ = ["MAX_BODY", "ApiCall", "ApiResource", "FileAnswer", "JsonAnswer", "Route"]
 
 MAX_BODY = 32 * 1024 * 1024
 _log = Logger()
@@ -24,6 +26,15 @@ _log = Logger()
 class JsonAnswer:
     status: int
     body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FileAnswer:
+    """A 200 streamed from a file (a payload from the blob store), never read whole into memory."""
+
+    path: Path
+    content_type: str
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -52,7 +63,7 @@ class ApiCall:
         return values[-1] if values else None
 
 
-Handler = Callable[[ApiCall], Awaitable[JsonAnswer]]
+Handler = Callable[[ApiCall], Awaitable[JsonAnswer | FileAnswer]]
 Authenticator = Callable[[IRequest], Awaitable[Any]]
 
 
@@ -95,8 +106,11 @@ class ApiResource(resource.Resource):
         request.notifyFinish().addBoth(lambda _: finished.__setitem__(0, True))
         d = defer.ensureDeferred(self._dispatch(request))
 
-        def write(answer: JsonAnswer) -> None:
+        def write(answer: JsonAnswer | FileAnswer) -> None:
             if finished[0]:
+                return
+            if isinstance(answer, FileAnswer):
+                _stream(request, answer)
                 return
             body = b"" if answer.body is None else json.dumps(answer.body, ensure_ascii=False).encode()
             request.setResponseCode(answer.status)
@@ -114,7 +128,7 @@ class ApiResource(resource.Resource):
         d.addErrback(lambda f: _log.failure("ministry API answer failed", f))
         return server.NOT_DONE_YET
 
-    async def _dispatch(self, request: server.Request) -> JsonAnswer:
+    async def _dispatch(self, request: server.Request) -> JsonAnswer | FileAnswer:
         try:
             return await self._answer(request)
         except ApiError as exc:
@@ -128,7 +142,7 @@ class ApiResource(resource.Resource):
                 {"errors": [FieldError("internal_error", "the node could not answer; try again").as_json()]},
             )
 
-    async def _answer(self, request: server.Request) -> JsonAnswer:
+    async def _answer(self, request: server.Request) -> JsonAnswer | FileAnswer:
         method = request.method.decode("ascii", "replace")
         try:
             segments = tuple(s.decode("utf-8") for s in request.postpath)
@@ -179,3 +193,25 @@ def _read_body(request: server.Request) -> bytes:
         raise ApiError.single(413, "too_large", f"the body is larger than {MAX_BODY} bytes", "")
     content.seek(0)
     return content.read()
+
+
+def _stream(request: server.Request, answer: FileAnswer) -> None:
+    try:
+        handle = answer.path.open("rb")
+    except OSError:
+        request.setResponseCode(410)
+        request.finish()
+        return
+    size = os.fstat(handle.fileno()).st_size
+    request.setResponseCode(200)
+    for name, value in answer.headers.items():
+        request.setHeader(name, value)
+    request.setHeader("Content-Type", answer.content_type)
+    request.setHeader("Content-Length", str(size))
+    request.setHeader("Cache-Control", "no-store")
+    if request.method == b"HEAD":
+        handle.close()
+        request.finish()
+        return
+    # Reads and writes one chunk at a time, paced by the client (push-back), then finishes and closes.
+    static.NoRangeStaticProducer(request, handle).start()

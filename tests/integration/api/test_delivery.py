@@ -245,3 +245,23 @@ async def test_the_attached_api_runs_delivery_on_its_own_until_stopped(api_node)
             break
         await task.deferLater(reactor, 0.1, lambda: None)
     assert _deliveries(api_node)[0].state == "delivered"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_payload_too_large_to_inline_is_streamed_from_its_href(api_node):
+    import hashlib
+
+    from node.delivery import INLINE_PAYLOAD_LIMIT
+
+    data = bytes(range(251)) * (INLINE_PAYLOAD_LIMIT // 251 + 1000)
+    _receive(api_node, data, service="urn:test:svc", action="Go", mime="application/octet-stream")
+    await _service(api_node).tick()
+    [delivery] = _deliveries(api_node)
+    item = (await api_node.call("GET", f"/api/v1/inbox/{delivery.id}", ministry="moit")).json()
+    [part] = item["payloads"]
+    assert "data_base64" not in part and part["size"] == len(data)
+    download = await api_node.call("GET", part["href"], ministry="moit")
+    assert download.code == 200 and download.header("content-type") == "application/octet-stream"
+    assert hashlib.sha256(download.body).hexdigest() == part["sha256"] == hashlib.sha256(data).hexdigest()
+    assert (await api_node.call("GET", part["href"], ministry="mard")).code == 404
+    assert (await api_node.call("GET", part["href"][:-1] + "7", ministry="moit")).code == 404
