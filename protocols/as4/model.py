@@ -38,8 +38,9 @@ def utc_millis(moment: datetime) -> datetime:
 
 def format_timestamp(moment: datetime) -> str:
     """xsd:dateTime in UTC with milliseconds and 'Z' (ebMS 3.0 Core §5.2.2.1)."""
-    moment = utc_millis(moment)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = utc_millis(moment)
+    date = f"{m.year:04d}-{m.month:02d}-{m.day:02d}"
+    return f"{date}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond // 1000:03d}Z"
 
 
 def _require(value: str, what: str) -> None:

@@ -15,6 +15,8 @@ from protocols.as4.security import SignedReference, VerifiedSignature
 __all__ = ["check_receipt", "non_repudiation_information", "receipt_of", "user_message_copy"]
 
 _INVALID = EbmsError.INVALID_RECEIPT
+_DIGEST_METHOD = f"{{{NS_DS}}}DigestMethod"
+_DIGEST_VALUE = f"{{{NS_DS}}}DigestValue"
 
 
 def _signed_info_references(envelope: etree._Element) -> list[etree._Element]:
@@ -91,10 +93,10 @@ def check_receipt(
 
 
 def _reference_key(reference: etree._Element) -> MessagePartReference:
-    method = reference.find(f"{{{NS_DS}}}DigestMethod")
-    value = reference.find(f"{{{NS_DS}}}DigestValue")
-    return MessagePartReference(
-        uri=reference.get("URI") or "",
-        digest_method=(method.get("Algorithm") or "") if method is not None else "",
-        digest_value="".join((value.text or "").split()) if value is not None else "",
-    )
+    method = value = ""
+    for child in reference:
+        if child.tag == _DIGEST_METHOD:
+            method = child.get("Algorithm") or ""
+        elif child.tag == _DIGEST_VALUE:
+            value = "".join((child.text or "").split())
+    return MessagePartReference(uri=reference.get("URI") or "", digest_method=method, digest_value=value)
