@@ -133,6 +133,13 @@ RULES = (
                 "IPPCPCVP",
                 (Leaf("commodity_class", "ram:ClassName", CODE, "ippc-commodity-classes"),),
             ),
+            Keyed(
+                "ram:ApplicableSPSClassification",
+                "ram:SystemName",
+                "IPPCPCC",
+                (Leaf(".", "ram:ClassName", CODE, "ippc-product-conditions"),),
+                field="conditions",
+            ),
             Each(
                 "packages",
                 "ram:PhysicalSPSPackage",

@@ -243,6 +243,28 @@ def main(argv: list[str]) -> int:
 
     write(
         out,
+        "ippc-product-conditions",
+        "IPPC ePhyto product conditions (product description, IPPCPCC)",
+        "IPPC ePhyto Hub GetConditions (names as used on sample certificates); compiled by the project",
+        "interim-2026-11",
+        {
+            "Fresh": "Fresh",
+            "Chilled": "Chilled",
+            "Frozen": "Frozen",
+            "Dried": "Dried",
+            "Rooted": "Rooted",
+            "Unrooted": "Unrooted",
+            "In vitro": "In vitro",
+            "Processed": "Processed",
+            "Debarked": "Debarked",
+            "Heat-treated": "Heat-treated",
+            "Other": "Other",
+        },
+        "Interim: the Hub serves the authoritative list; the Mattilsynet sample uses 'Fresh' and 'Rooted'.",
+    )
+
+    write(
+        out,
         "ippc-treatment-types",
         "IPPC ePhyto treatment types (AppliedSPSProcess/TypeCode)",
         "IPPC ePhyto harmonized terms, Link 11 'IPPC treatment types'; compiled by the project",

@@ -85,6 +85,7 @@ def ephyto_documents(draw: st.DrawFn, max_items: int = 3) -> dict[str, Any]:
                 "distinguishing_marks": text(),
                 "hs_code": st.from_regex(r"\A[0-9]{6,10}\Z"),
                 "commodity_class": code("ippc-commodity-classes"),
+                "conditions": st.lists(code("ippc-product-conditions"), min_size=1, max_size=3, unique=True),
                 "packages": st.lists(
                     st.fixed_dictionaries(
                         {

@@ -128,6 +128,7 @@ def test_the_mattilsynet_sample_maps_to_domestic_json_although_it_fails_the_hub_
     assert document["import_permit_number"] == "DFGG 1111"
     first, second = document["items"]
     assert first["hs_code"] == "06029048" and first["commodity_class"] == "Seeds"
+    assert first["conditions"] == ["Fresh", "Rooted"]
     assert first["net_weight"] == {"value": 10, "unit": "KGM"}
     assert first["packages"] == [
         {"level": 1, "type": "BG", "quantity": 100.0},
