@@ -257,6 +257,26 @@ def test_every_key_reference_style_is_accepted_by_the_peer(
     assert isinstance(outcome, ReceiptOutcome)
 
 
+def test_payload_in_the_soap_body_is_accepted_by_the_peer(
+    peer_serve: PeerServer, party_a: SigningIdentity, party_b: SigningIdentity
+) -> None:
+    url, store = peer_serve()
+    sent = build_user_message(
+        _user_message(), [Payload("bin@aswnode", "application/octet-stream", InMemory(BINARY_PAYLOAD))],
+        _pmode(compress=True, encrypt=True), signing=party_a, recipient_certificate=party_b.certificate,
+        spool=MemorySpool, boundary="body-boundary", body_payload=XML_PAYLOAD,
+    )  # fmt: skip
+    status, body, content_type = _post(url, sent)
+    outcome = read_response(
+        InMemory(body), content_type, sent=sent, partner_certificates=[party_b.certificate]
+    )
+    assert status == 200 and isinstance(outcome, ReceiptOutcome)
+    parts = _stored(store, sent.message_id)["parts"]
+    assert [(p["href"], p["mime_type"]) for p in parts] == [  # type: ignore[union-attr]
+        ("", "application/xml"), ("cid:bin@aswnode", "application/octet-stream"),
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize("misbehaviour", ["nri", "sig"])
 def test_broken_receipt_from_the_peer_is_refused_as_invalid_receipt(
     peer_serve: PeerServer, party_a: SigningIdentity, party_b: SigningIdentity, misbehaviour: str
