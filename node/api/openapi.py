@@ -325,6 +325,36 @@ def document(server_url: str = "/") -> dict[str, Any]:
                     },
                 },
             },
+            "/api/v1/submissions/raw": {
+                "post": {
+                    "operationId": "submitRawPayload",
+                    "summary": "Submit raw bytes of any size as the body (streamed, not base64)",
+                    "parameters": [
+                        {"name": "partner", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {"name": "service", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {"name": "action", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "schema": {"type": "string", "maxLength": 255},
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "description": "the payload; its Content-Type is the payload's MIME type",
+                        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    "responses": {
+                        "202": _json(_ref("SubmissionAccepted"), "accepted and queued for sending"),
+                        "400": _error("a query parameter or the Content-Type is missing"),
+                        "401": unauthorised,
+                        "403": _error("this ministry may not submit raw payloads"),
+                        "409": _error("the partner may not exchange now"),
+                        "413": _error("the body is larger than the node accepts"),
+                        "422": _error("refused; nothing was stored"),
+                    },
+                }
+            },
             "/api/v1/submissions/{id}": {
                 "get": {
                     "operationId": "getSubmission",

@@ -75,6 +75,8 @@ class Route:
     pattern: str
     handler: Handler
     public: bool = False
+    # The handler reads the body itself from `call.request.content` (large uploads, never read whole).
+    stream_body: bool = False
 
     def match(self, method: str, segments: tuple[str, ...]) -> dict[str, str] | None:
         parts = tuple(p for p in self.pattern.split("/") if p)
@@ -170,7 +172,9 @@ class ApiResource(resource.Resource):
                     k.decode("latin-1").lower(): v[-1].decode("latin-1")
                     for k, v in request.requestHeaders.getAllRawHeaders()
                 },
-                body=_read_body(request) if method in ("POST", "PUT", "PATCH") else b"",
+                body=_read_body(request)
+                if method in ("POST", "PUT", "PATCH") and not route.stream_body
+                else b"",
                 request=request,
             )
             return await route.handler(call)

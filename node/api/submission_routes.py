@@ -16,6 +16,7 @@ from node.api.router import ApiCall, JsonAnswer, Route
 from node.context import NodeContext
 from node.store.models import Message, MessageState, Submission
 from node.submissions import ANSWER_STATUSES, SUBMITTED, SubmissionRefused, derived_status, submit
+from protocols.as4.payload import FileSlice
 
 __all__ = ["STATUSES", "routes"]
 
@@ -43,7 +44,11 @@ def routes(ctx: NodeContext) -> tuple[Route, ...]:
         cursor = items[-1]["sequence"] if len(items) == limit else None
         return JsonAnswer(200, {"items": items, "next_before": cursor})
 
+    async def create_raw(call: ApiCall) -> JsonAnswer:
+        return await _create_raw(ctx, call)
+
     return (
+        Route("POST", "submissions/raw", create_raw, stream_body=True),
         Route("POST", "submissions", create),
         Route("GET", "submissions", index),
         Route("GET", "submissions/{id}", show),
@@ -114,16 +119,59 @@ def _envelope(body: Any, ministry: Ministry) -> tuple[dict[str, Any], bytes]:
 async def _create(ctx: NodeContext, call: ApiCall) -> JsonAnswer:
     ministry: Ministry = call.client
     body, data = _envelope(call.json(), ministry)
+    return await _answer(
+        ctx,
+        call,
+        ministry,
+        partner=body["partner"],
+        document_type=body["document_type"],
+        payload=data,
+        mime_type=body.get("mime_type"),
+        service=body.get("service"),
+        action=body.get("action"),
+    )
+
+
+async def _create_raw(ctx: NodeContext, call: ApiCall) -> JsonAnswer:
+    """A raw payload of any size as the request body (streamed to the blob store, never held whole)."""
+    ministry: Ministry = call.client
+    if "raw" not in ministry.documents:
+        raise ApiError.single(403, "document_type_not_allowed", "this ministry may not submit raw payloads")
+    missing = [name for name in ("partner", "service", "action") if not call.query_one(name)]
+    if missing:
+        raise ApiError.single(400, "bad_parameter", f"query parameters required: {', '.join(missing)}")
+    mime_type = (call.header("content-type") or "").strip()
+    if not mime_type:
+        raise ApiError.single(400, "bad_parameter", "the Content-Type header names the payload's MIME type")
+    content = call.request.content
+    content.seek(0, 2)
+    size = content.tell()
+    if size == 0:
+        raise ApiError.single(422, "empty", "the payload is empty", "")
+    return await _answer(
+        ctx,
+        call,
+        ministry,
+        partner=call.query_one("partner"),  # type: ignore[arg-type]
+        document_type="raw",
+        payload=FileSlice(content, 0, size),
+        mime_type=mime_type,
+        service=call.query_one("service"),
+        action=call.query_one("action"),
+    )
+
+
+async def _answer(ctx: NodeContext, call: ApiCall, ministry: Ministry, **fields: Any) -> JsonAnswer:
     try:
         result = await submit(
             ctx,
             ministry=ministry.id,
-            partner_id=body["partner"],
-            document_type=body["document_type"],
-            payload=data,
-            mime_type=body.get("mime_type"),
-            service=body.get("service"),
-            action=body.get("action"),
+            partner_id=fields["partner"],
+            document_type=fields["document_type"],
+            payload=fields["payload"],
+            mime_type=fields["mime_type"],
+            service=fields["service"],
+            action=fields["action"],
             idempotency_key=call.header("idempotency-key"),
             form="api",
         )

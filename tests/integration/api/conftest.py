@@ -104,7 +104,7 @@ class ApiNode:
             h["Authorization"] = [f"Bearer {self.tokens[ministry]}"]
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         if data is not None:
-            h["Content-Type"] = ["application/json"]
+            h.setdefault("Content-Type", ["application/json"])
         response = await treq.request(method, self.base + path, headers=h, data=data, timeout=30)
         return Reply(response.code, response.headers, await treq.content(response))
 

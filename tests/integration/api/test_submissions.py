@@ -179,3 +179,31 @@ async def test_a_partner_that_may_not_exchange_gets_409_with_the_reason_and_noth
     error = r.json()["errors"][0]
     assert error["pointer"] == "/partner" and "suspended" in error["message"]
     assert _count(api_node, Submission) == 0 and _count(api_node, Message) == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_raw_body_upload_is_streamed_to_the_blob_store_and_is_idempotent(api_node):
+    import hashlib
+
+    data = bytes(range(256)) * 4096 * 3  # 3 MiB: twisted.web spools it to a temporary file
+    path = "/api/v1/submissions/raw?partner=th&service=urn:test:svc&action=Go"
+    headers = {"Content-Type": "application/pdf", "Idempotency-Key": "upload-1"}
+    r = await api_node.call("POST", path, ministry="moit", raw=data, headers=headers)
+    assert r.code == 202, r.body
+    again = await api_node.call("POST", path, ministry="moit", raw=data, headers=headers)
+    assert again.code == 202 and again.json() == r.json()
+    with api_node.ctx.db.read_session() as s:
+        message = s.scalar(select(Message).where(Message.message_id == r.json()["message_id"]))
+        part = message.payloads[0]
+        assert (part.mime_type, part.size, message.service, message.action) == (
+            "application/pdf",
+            len(data),
+            "urn:test:svc",
+            "Go",
+        )
+    assert part.blob_digest == hashlib.sha256(data).hexdigest()
+    refused = await api_node.call("POST", path, ministry="mard", raw=data, headers=headers)
+    assert refused.code == 403
+    missing = await api_node.call("POST", "/api/v1/submissions/raw?partner=th", ministry="moit", raw=data)
+    assert missing.code == 400 and "service" in missing.json()["errors"][0]["message"]
+    assert _count(api_node, Submission) == 1
