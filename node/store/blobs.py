@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from protocols.as4.payload import CHUNK, ByteSource, FileSlice
 __all__ = ["BlobCorrupt", "BlobMissing", "BlobRef", "BlobSpool", "BlobStore"]
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+STALE_TEMPORARY_SECONDS = 24 * 3600
 
 
 class BlobMissing(KeyError):
@@ -122,6 +125,18 @@ class BlobStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.sweep_temporary()
+
+    def sweep_temporary(self, older_than: float = STALE_TEMPORARY_SECONDS) -> int:
+        """Remove temporary files a killed process left behind (old enough that nobody writes them)."""
+        removed = 0
+        limit = time.time() - older_than
+        for tmp in self.root.glob(".tmp-*"):
+            with contextlib.suppress(FileNotFoundError):
+                if tmp.stat().st_mtime < limit:
+                    tmp.unlink()
+                    removed += 1
+        return removed
 
     def path(self, digest: str) -> Path:
         digest = _check(digest)

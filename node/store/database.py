@@ -110,7 +110,9 @@ class Database:
             write_engine = create_engine(
                 parsed, pool_pre_ping=True, pool_size=PG_POOL_THREADS, max_overflow=4
             )
-            read_engine = write_engine
+            # Reads see one snapshot (a page and its total agree; the audit chain is verified
+            # as of one moment). Same pool as the writes.
+            read_engine = write_engine.execution_options(isolation_level="REPEATABLE READ")
         database = cls(parsed, write_engine, read_engine, reactor=reactor)
         if upgrade:
             from node.store.schema import current_revision, head_revision, upgrade_to_head
@@ -128,7 +130,7 @@ class Database:
                 self._reactor.removeSystemEventTrigger(self._shutdown_trigger)
             self._shutdown_trigger = None
         self.engine.dispose()
-        if self.read_engine is not self.engine:
+        if self.dialect == "sqlite":
             self.read_engine.dispose()
 
     @property
@@ -145,7 +147,7 @@ class Database:
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
-        """One read transaction (on SQLite it does not take the write lock)."""
+        """One read transaction over one snapshot (on SQLite it does not take the write lock)."""
         with self._read_sessions.begin() as session:
             yield session
 

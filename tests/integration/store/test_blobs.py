@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,14 @@ def test_a_50_mib_blob_streams_in_and_out_without_being_held_in_memory(tmp_path:
     assert (same, int(size)) == ("True", 50 * 1024 * 1024)
     # Holding it whole would raise the peak by 50 MiB; streaming stays far below.
     assert int(grown_kib) < 16 * 1024
+
+
+def test_temporary_files_left_by_a_killed_writer_are_swept_when_old(tmp_path: Path) -> None:
+    BlobStore(tmp_path)
+    stale, fresh = tmp_path / ".tmp-stale", tmp_path / ".tmp-fresh"
+    stale.write_bytes(b"half a payload")
+    fresh.write_bytes(b"being written now")
+    day_ago = time.time() - 2 * 24 * 3600
+    os.utime(stale, (day_ago, day_ago))
+    BlobStore(tmp_path)
+    assert not stale.exists() and fresh.exists()

@@ -367,3 +367,16 @@ def test_counts_and_queue_depth_follow_the_states(db: Database, now) -> None:
         assert count_by_partner(session)[("vn", "outbound", "pending")] == 1
         assert queue_depth(session) == 3
         assert queue_depth(session, partner_id="vn") == 1
+
+
+def test_a_read_session_sees_one_snapshot_while_others_commit(db: Database, now) -> None:
+    with db.session() as session:
+        _outbound(session, now, 2)
+    with db.read_session() as reader:
+        assert list_messages(reader).total == 2
+        with db.session() as writer:
+            _outbound(writer, now, 3, first=2)
+        assert list_messages(reader).total == 2
+        assert len(list_messages(reader).items) == 2
+    with db.read_session() as reader:
+        assert list_messages(reader).total == 5
