@@ -157,13 +157,13 @@ def _exactly_one(messaging: Messaging) -> UserMessage | SignalMessage:
 def _check_parts(message: UserMessage, attachments: Sequence[Attachment]) -> None:
     present = {a.content_id for a in attachments}
     wanted = {p.content_id for p in message.payload_info if p.content_id is not None}
-    for content_id in sorted(wanted - present):
+    missing = sorted(wanted - present)
+    if missing:
+        raise EbmsException(EbmsError.EXTERNAL_PAYLOAD_ERROR, f"no MIME part for cid:{missing[0][:80]}")
+    unreferenced = sorted(present - wanted)
+    if unreferenced:
         raise EbmsException(
-            EbmsError.EXTERNAL_PAYLOAD_ERROR, f"no MIME part for PartInfo cid:{content_id[:80]}"
-        )
-    for content_id in sorted(present - wanted):
-        raise EbmsException(
-            EbmsError.VALUE_INCONSISTENT, f"MIME part {content_id[:80]} is not referenced by any PartInfo"
+            EbmsError.VALUE_INCONSISTENT, f"MIME part {unreferenced[0][:80]} is not named by any PartInfo"
         )
 
 
