@@ -325,7 +325,7 @@ def craft(
     service: str = BUSINESS_SERVICE,
     action: str = BUSINESS_ACTION,
 ) -> tuple[str, str, bytes]:
-    """An AS4 message as a foreign gateway builds it (signed by `signer`): (message id, content type, body)."""
+    """An AS4 message as a foreign gateway builds it, signed by `signer`: (message id, content type, body)."""
     from cryptography import x509
 
     from protocols.as4.model import CollaborationInfo, MessageInfo, Party, PartyId, Service, UserMessage
@@ -382,3 +382,13 @@ def foreign() -> Any:
     helper.craft = craft  # type: ignore[attr-defined]
     helper.error_codes = error_codes  # type: ignore[attr-defined]
     return helper
+
+
+@pytest.fixture(scope="module")
+def module_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
+    """Nodes shared by one test module (starting a node is the slow part)."""
+    made = Nodes(tmp_path_factory.mktemp("nodes"))
+    try:
+        yield made
+    finally:
+        made.close()

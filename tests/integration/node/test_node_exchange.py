@@ -1,14 +1,22 @@
-"""Two real nodes (`aswnode serve` processes) exchanging AS4 over real TLS on loopback, on SQLite and PostgreSQL."""
+"""Two real nodes (`aswnode serve`) exchanging AS4 over real TLS on loopback; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import cli
+ASWNODE = str(Path(sys.executable).with_name("aswnode"))
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([ASWNODE, *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 def _sha(data: bytes) -> str:
@@ -101,9 +109,7 @@ def test_serve_stops_cleanly_on_sigterm(nodes) -> None:  # type: ignore[no-untyp
 
 
 def test_serve_refuses_a_broken_directory_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    result = subprocess.run(
-        [__import__("conftest").ASWNODE, "serve", str(tmp_path)], capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([ASWNODE, "serve", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "node.yaml" in result.stderr

@@ -1,0 +1,188 @@
+"""Receiving AS4: refusals with the right ebMS error, audited; duplicates, replays and test messages."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from certs.pki import generate_node_pki
+from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
+
+
+@pytest.fixture(scope="module")
+def receiving(module_nodes, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Node b on loopback HTTP with two partners: gw-a (registered) and gw-c; plus an outsider's keys.
+
+    One node for the module (starting one is the slow part); each test sends its own messages.
+    """
+    tmp_path = tmp_path_factory.mktemp("inbound")
+    b = module_nodes.make("node-b", tls=False)
+    keys = {}
+    for name in ("gw-a", "gw-c", "mallory"):
+        pki = generate_node_pki(tmp_path / f"pki-{name}", name)
+        keys[name] = pki.signing
+    b.add_partner(
+        "gw-a",
+        "gw-a",
+        "http://127.0.0.1:9/",
+        keys["gw-a"].cert,
+        pmode={"reliability": {"duplicate_window_seconds": 4}},
+    )
+    b.add_partner("gw-c", "gw-c", "http://127.0.0.1:9/", keys["gw-c"].cert)
+    b.start()
+    return b, keys
+
+
+def _refusals(node, code: str) -> list:  # type: ignore[no-untyped-def]
+    return [e for e in node.audit() if e.action == "as4.refuse" and e.status == code]
+
+
+def test_a_signed_encrypted_message_is_stored_and_answered_with_a_signed_receipt(
+    receiving, foreign, poster
+) -> None:  # type: ignore[no-untyped-def]
+    b, keys = receiving
+    signer = foreign.identity(keys["gw-a"].key, keys["gw-a"].cert)
+    message_id, content_type, body = foreign.craft(
+        signer, from_party="gw-a", to_party="node-b", recipient_cert=b.signing_cert, payload=b"hello"
+    )
+    status, answer_type, answer = poster(b.endpoint, body, content_type)
+    assert status == 200 and "soap+xml" in answer_type
+    assert b"Receipt" in answer and b"NonRepudiationInformation" in answer
+    [stored] = [m for m in b.messages("inbound") if m["message_id"] == message_id]
+    assert stored["partner"] == "gw-a"
+    assert b.blobs.read_bytes(stored["payload_digests"][0], 100) == b"hello"
+    assert any(e.action == "as4.receive" and e.subject == f"message:{message_id}" for e in b.audit())
+
+
+def test_duplicate_user_message_gets_the_original_receipt_and_is_stored_once(
+    receiving, foreign, poster
+) -> None:  # type: ignore[no-untyped-def]
+    b, keys = receiving
+    signer = foreign.identity(keys["gw-a"].key, keys["gw-a"].cert)
+    message_id, content_type, body = foreign.craft(
+        signer, from_party="gw-a", to_party="node-b", recipient_cert=b.signing_cert, payload=b"once"
+    )
+    first = poster(b.endpoint, body, content_type)
+    second = poster(b.endpoint, body, content_type)
+    assert first[0] == second[0] == 200
+    assert second[2] == first[2]
+    assert [m["message_id"] for m in b.messages("inbound")].count(message_id) == 1
+    assert any(e.action == "as4.duplicate" and e.subject == f"message:{message_id}" for e in b.audit())
+
+
+def test_replay_of_a_stored_message_after_the_duplicate_window_is_refused_and_audited(
+    receiving, foreign, poster
+) -> None:  # type: ignore[no-untyped-def]
+    b, keys = receiving
+    signer = foreign.identity(keys["gw-a"].key, keys["gw-a"].cert)
+    message_id, content_type, body = foreign.craft(
+        signer, from_party="gw-a", to_party="node-b", recipient_cert=b.signing_cert, payload=b"replayed"
+    )
+    assert poster(b.endpoint, body, content_type)[0] == 200
+    time.sleep(4.5)  # gw-a's duplicate window is 4 s
+    status, _, answer = poster(b.endpoint, body, content_type)
+    assert status == 500
+    assert foreign.error_codes(answer) == ["EBMS:0101"]
+    assert [m["message_id"] for m in b.messages("inbound")].count(message_id) == 1
+    assert any(e.subject == f"message:{message_id}" for e in _refusals(b, "EBMS:0101"))
+
+
+def test_a_message_with_a_timestamp_older_than_the_window_is_refused(receiving, foreign, poster) -> None:  # type: ignore[no-untyped-def]
+    b, keys = receiving
+    signer = foreign.identity(keys["gw-a"].key, keys["gw-a"].cert)
+    message_id, content_type, body = foreign.craft(
+        signer, from_party="gw-a", to_party="node-b", recipient_cert=b.signing_cert, payload=b"old",
+        timestamp=datetime.now(UTC) - timedelta(hours=1),
+    )  # fmt: skip
+    status, _, answer = poster(b.endpoint, body, content_type)
+    assert (status, foreign.error_codes(answer)) == (500, ["EBMS:0101"])
+    assert message_id not in [m["message_id"] for m in b.messages("inbound")]
+
+
+def test_a_message_signed_with_a_certificate_not_registered_is_refused_with_0101(
+    receiving, foreign, poster
+) -> None:  # type: ignore[no-untyped-def]
+    b, keys = receiving
+    mallory = foreign.identity(keys["mallory"].key, keys["mallory"].cert)
+    message_id, content_type, body = foreign.craft(
+        mallory, from_party="gw-a", to_party="node-b", recipient_cert=b.signing_cert, payload=b"forged"
+    )
+    status, _, answer = poster(b.endpoint, body, content_type)
+    assert (status, foreign.error_codes(answer)) == (500, ["EBMS:0101"])
+    assert message_id not in [m["message_id"] for m in b.messages("inbound")]
+    [refusal] = [e for e in _refusals(b, "EBMS:0101") if e.subject == f"message:{message_id}"]
+    assert refusal.actor == "partner:gw-a"
+
+
+def test_a_partner_sending_as_another_party_is_refused_with_0101(receiving, foreign, poster) -> None:  # type: ignore[no-untyped-def]
+    b, keys = receiving
+    gw_c = foreign.identity(keys["gw-c"].key, keys["gw-c"].cert)
+    message_id, content_type, body = foreign.craft(
+        gw_c, from_party="gw-a", to_party="node-b", recipient_cert=b.signing_cert, payload=b"as a"
+    )
+    status, _, answer = poster(b.endpoint, body, content_type)
+    assert (status, foreign.error_codes(answer)) == (500, ["EBMS:0101"])
+    assert message_id not in [m["message_id"] for m in b.messages("inbound")]
+    assert any(e.subject == f"message:{message_id}" for e in _refusals(b, "EBMS:0101"))
+
+
+def test_an_unknown_party_is_refused_with_0010_and_audited(receiving, foreign, poster) -> None:  # type: ignore[no-untyped-def]
+    b, keys = receiving
+    mallory = foreign.identity(keys["mallory"].key, keys["mallory"].cert)
+    message_id, content_type, body = foreign.craft(
+        mallory, from_party="mallory", to_party="node-b", recipient_cert=b.signing_cert, payload=b"who"
+    )
+    status, _, answer = poster(b.endpoint, body, content_type)
+    assert (status, foreign.error_codes(answer)) == (500, ["EBMS:0010"])
+    [refusal] = [e for e in _refusals(b, "EBMS:0010") if e.subject == f"message:{message_id}"]
+    assert refusal.actor == "party:mallory"
+
+
+def test_a_message_for_another_party_is_refused_with_0010(receiving, foreign, poster) -> None:  # type: ignore[no-untyped-def]
+    b, keys = receiving
+    signer = foreign.identity(keys["gw-a"].key, keys["gw-a"].cert)
+    _message_id, content_type, body = foreign.craft(
+        signer, from_party="gw-a", to_party="someone-else", recipient_cert=b.signing_cert, payload=b"x"
+    )
+    status, _, answer = poster(b.endpoint, body, content_type)
+    assert (status, foreign.error_codes(answer)) == (500, ["EBMS:0010"])
+
+
+def test_the_test_service_is_receipted_stored_as_test_and_never_routed(receiving, foreign, poster) -> None:  # type: ignore[no-untyped-def]
+    b, keys = receiving
+    signer = foreign.identity(keys["gw-a"].key, keys["gw-a"].cert)
+    message_id, content_type, body = foreign.craft(
+        signer, from_party="gw-a", to_party="node-b", recipient_cert=b.signing_cert, payload=b"ping",
+        service=TEST_SERVICE, action=TEST_ACTION,
+    )  # fmt: skip
+    assert poster(b.endpoint, body, content_type)[0] == 200
+    [stored] = [m for m in b.messages("inbound") if m["message_id"] == message_id]
+    assert stored["is_test"] is True
+    assert stored["ministry"] == "-"
+
+
+def test_garbage_is_answered_with_an_ebms_error_not_a_crash(receiving, foreign, poster) -> None:  # type: ignore[no-untyped-def]
+    b, _ = receiving
+    status, _, answer = poster(b.endpoint, b"<not-soap", "application/soap+xml")
+    assert status == 500
+    assert foreign.error_codes(answer)
+    status, _, _ = poster(b.endpoint, b"x" * 10, "text/plain")
+    assert status == 500
+
+
+def test_a_body_over_the_size_limit_is_refused_before_it_is_read(nodes, poster) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    b = nodes.make("node-b", tls=False)
+    config = b.dir / "node.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["limits"] = {"max_request_bytes": 65536}
+    config.write_text(yaml.safe_dump(data))
+    b.start()
+    try:
+        status, _, _ = poster(b.endpoint, b"x" * 200_000, "application/soap+xml")
+    except OSError:  # the node may close the connection while the client is still writing
+        status = 413
+    assert status == 413
