@@ -60,16 +60,19 @@ class ReadyResource(resource.Resource):
         self._ctx = ctx
 
     def render_GET(self, request: server.Request) -> object:
+        gone = [False]
+        request.notifyFinish().addBoth(lambda _: gone.__setitem__(0, True))
         d = defer.ensureDeferred(self._checks())
 
         def answer(checks: dict[str, str]) -> None:
+            if gone[0]:
+                return
             ok = all(v == "ok" for v in checks.values())
             body = _json(
                 request, 200 if ok else 503, {"status": "ready" if ok else "not ready", "checks": checks}
             )
-            if not request.finished and not request._disconnected:
-                request.write(body)
-                request.finish()
+            request.write(body)
+            request.finish()
 
         d.addCallback(answer)
         return server.NOT_DONE_YET

@@ -27,7 +27,7 @@ from node.api.errors import FieldError
 from node.context import NodeContext
 from node.store.blobs import BlobRef
 from node.store.messages import NewPayload, create_outbound
-from node.store.models import Message, MessageState, Partner, Submission
+from node.store.models import Message, MessageState, Submission
 from protocols.as4.payload import ByteSource, InMemory
 
 __all__ = [
@@ -189,7 +189,7 @@ async def _submit(
         ctx, _prepare, document_type, partner_id, partner.party_id, payload, mime_type, service, action
     )
     is_test = _is_test_service(prepared.service, prepared.action)
-    refusal = await ctx.db.read(_lifecycle_refusal, partner_id, is_test)
+    refusal = await ctx.db.read(_lifecycle_refusal, partner_id, is_test, ctx.config.is_sandbox)
     if refusal is not None:
         raise refusal
 
@@ -520,14 +520,14 @@ def _find_by_key(session: Session, ministry: str, key: str) -> tuple[Submission,
     return submission, message
 
 
-def _lifecycle_refusal(session: Session, partner_id: str, is_test: bool) -> SubmissionRefused | None:
+def _lifecycle_refusal(
+    session: Session, partner_id: str, is_test: bool, sandbox: bool
+) -> SubmissionRefused | None:
     """Art. 10.4: business documents go only to an active partner (node.lifecycle's table decides)."""
-    try:
-        from node.lifecycle.states import may_exchange
-    except ImportError:  # lifecycle not installed: every registered partner exchanges
-        return None
-    row = session.get(Partner, partner_id)
-    state = row.state if row is not None else "registered"
+    from node.lifecycle.states import may_exchange
+    from node.registry import partner_state
+
+    state = partner_state(session, partner_id, sandbox=sandbox)
     refusal = may_exchange(state, test_message=is_test, direction="outbound")
     if refusal is None:
         return None
@@ -557,7 +557,7 @@ def _store(
     form: str,
     now: datetime,
 ) -> SubmissionResult | SubmissionRefused:
-    refusal = _lifecycle_refusal(session, prepared.partner_id, is_test)
+    refusal = _lifecycle_refusal(session, prepared.partner_id, is_test, ctx.config.is_sandbox)
     if refusal is not None:
         return refusal
     submission_id = str(uuid.uuid4())
