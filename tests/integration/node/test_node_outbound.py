@@ -1,0 +1,102 @@
+"""Sending AS4: in order per partner, retries with the same bytes, failed when spent, resend, fatal errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from certs.pki import generate_node_pki
+
+FAST_RETRIES = {"reliability": {"retries": 50, "interval_seconds": 0.5, "backoff": 1.0}}
+ASWNODE = str(Path(sys.executable).with_name("aswnode"))
+
+
+def test_a_partner_down_for_a_while_then_up_gets_the_queue_in_submission_order(nodes) -> None:  # type: ignore[no-untyped-def]
+    a = nodes.make("node-a", tls=False)
+    b = nodes.make("node-b", tls=False)
+    a.knows(b, pmode=FAST_RETRIES)
+    b.knows(a)
+    a.start()
+    ids = a.enqueue("node-b", [f"<doc n='{n}'/>".encode() for n in range(12)])
+    head = a.wait_for(
+        lambda: (m := a.messages("outbound")[0])["attempts"] >= 2 and m, what="retries while b is down"
+    )
+    assert head["message_id"] == ids[0] and "transport" in head["last_error"]
+    # The head waiting for its retry holds the rest: nothing behind it was tried.
+    assert all(m["attempts"] == 0 for m in a.messages("outbound")[1:])
+    b.start()
+    a.wait_for(
+        lambda: all(m["state"] == "delivered" for m in a.messages("outbound")),
+        timeout=120,
+        what="all delivered",
+    )
+    received = [m["message_id"] for m in b.messages("inbound")]
+    assert received == ids
+
+
+def test_retries_spent_make_a_message_failed_and_resend_delivers_the_same_bytes(nodes) -> None:  # type: ignore[no-untyped-def]
+    a = nodes.make("node-a", tls=False)
+    b = nodes.make("node-b", tls=False)
+    a.knows(b, pmode={"reliability": {"retries": 2, "interval_seconds": 0.3, "backoff": 1.0}})
+    b.knows(a)
+    a.start()
+    [message_id] = a.enqueue("node-b", [b"<doc/>"])
+    failed = a.wait_for(lambda: (m := a.messages("outbound")[0])["state"] == "failed" and m, what="failed")
+    assert failed["attempts"] == 3
+    assert "retries spent" in failed["last_error"]
+    b.start()
+    result = subprocess.run(
+        [ASWNODE, "resend", str(a.dir), message_id], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    delivered = a.wait_for(
+        lambda: (m := a.messages("outbound")[0])["state"] == "delivered" and m, what="delivered"
+    )
+    # One build, many attempts: the receiver got exactly the bytes built for the first attempt.
+    assert delivered["wire_digest"] == failed["wire_digest"]
+    [received] = b.messages("inbound")
+    assert received["message_id"] == message_id
+    assert received["wire_digest"] == failed["wire_digest"]
+    assert any(e.action == "message.resend" for e in a.audit())
+
+
+def test_a_fatal_ebms_error_fails_the_message_at_once(nodes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    a = nodes.make("node-a", tls=False)
+    b = nodes.make("node-b", tls=False)
+    # a registers a certificate for b that is not b's: b cannot decrypt (EBMS:0102), retrying cannot help.
+    wrong = generate_node_pki(tmp_path / "wrong", "node-b")
+    a.add_partner("node-b", "node-b", b.endpoint, wrong.signing.cert, pmode=FAST_RETRIES)
+    b.knows(a)
+    a.start()
+    b.start()
+    a.enqueue("node-b", [b"<doc/>"])
+    failed = a.wait_for(lambda: (m := a.messages("outbound")[0])["state"] == "failed" and m, what="failed")
+    assert failed["attempts"] == 1
+    assert "EBMS:0102" in failed["last_error"]
+    assert b.messages("inbound") == []
+
+
+def test_a_receipt_from_a_partner_with_another_certificate_is_invalid_and_retried(nodes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    a = nodes.make("node-a", tls=False)
+    b = nodes.make("node-b", tls=False)
+    a.knows(
+        b,
+        pmode={
+            "reliability": {"retries": 1, "interval_seconds": 0.3, "backoff": 1.0},
+            "security": {"encrypt": False},
+        },
+    )
+    b.knows(a)
+    # b signs with a key a does not know: swap b's signing key pair for another after a registered it.
+    other = generate_node_pki(tmp_path / "other", "node-b")
+    (b.dir / "keys" / "signing.key").write_bytes(other.signing.key.read_bytes())
+    (b.dir / "keys" / "signing.pem").write_bytes(other.signing.cert.read_bytes())
+    a.start()
+    b.start()
+    a.enqueue("node-b", [b"<doc/>"])
+    failed = a.wait_for(lambda: (m := a.messages("outbound")[0])["state"] == "failed" and m, what="failed")
+    assert failed["receipt_status"] == "invalid"
+    assert "EBMS:0302" in failed["last_error"]
+    # b stored it once: the retry was answered as a duplicate, with the same (unverifiable) receipt.
+    assert len(b.messages("inbound")) == 1
