@@ -60,11 +60,7 @@ def test_an_untrusted_client_certificate_fails_the_tls_handshake(tls_node, forei
         )
 
 
-def test_another_partners_client_certificate_does_not_open_an_mtls_partner(
-    tls_node, foreign, poster, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
-    # gw-c has no tls_ca; a client presenting gw-a's certificate may still not send as gw-c? It may:
-    # gw-c does not run mTLS. But a client certificate of gw-c's cannot open gw-a (not its CA).
+def test_a_partner_without_a_tls_ca_needs_no_client_certificate(tls_node, foreign, poster) -> None:  # type: ignore[no-untyped-def]
     b, pki = tls_node
     _, content_type, body = _message(b, pki, foreign, "gw-c")
     status, _, _ = poster(b.endpoint, body, content_type, ca=b.tls_cert)
