@@ -12,6 +12,7 @@ answer to one of our submissions also moves that submission's status.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twisted.internet import defer, task, threads
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from node.api.ministries import Ministry, MinistryRegistry
 from node.api.signature import SIGNATURE_HEADER, sign
@@ -42,6 +44,11 @@ __all__ = [
 _log = Logger()
 NOT_ROUTED = "-"  # messages.ministry for a received message no ministry handles (or a test message)
 INLINE_PAYLOAD_LIMIT = 16 * 1024 * 1024
+ROUTE_BATCH = 200
+# The sweep looks only above the highest sequence it routed, less this margin (a message committed
+# late by a slower transaction has a lower sequence), and looks at everything every FULL_SWEEP_EVERY rounds.
+SEQUENCE_MARGIN = 1000
+FULL_SWEEP_EVERY = 300
 MAX_TREATY_BYTES = 64 * 1024 * 1024
 
 
@@ -76,24 +83,35 @@ def _is_test(message: Message) -> bool:
 
 
 def route_received(
-    session: Session, ctx: NodeContext, ministries: MinistryRegistry, now: datetime, *, limit: int = 200
-) -> int:
-    """Give each received, not yet routed inbound message its deliveries; returns how many were routed."""
+    session: Session,
+    ctx: NodeContext,
+    ministries: MinistryRegistry,
+    now: datetime,
+    *,
+    after: int = 0,
+    limit: int = ROUTE_BATCH,
+) -> tuple[int, int]:
+    """Give each received, not yet routed inbound message (sequence above `after`) its deliveries.
+
+    Returns how many were routed and the highest sequence seen (`after` when none).
+    """
     query = (
         select(Message)
         .where(
             Message.direction == Direction.INBOUND.value,
             Message.state == MessageState.RECEIVED.value,
             Message.ministry.is_(None),
+            Message.id > after,
         )
         .order_by(Message.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    routed = 0
+    routed, highest = 0, after
     for message in session.scalars(query):
         routed += 1
+        highest = max(highest, message.id)
         if _is_test(message):
             message.ministry = NOT_ROUTED
             continue
@@ -132,7 +150,7 @@ def route_received(
             status="routed" if receivers else "no-ministry",
             form="scheduler",
         )
-    return routed
+    return routed, highest
 
 
 def _apply_business_answer(session: Session, ctx: NodeContext, message: Message, now: datetime) -> str | None:
@@ -344,6 +362,9 @@ class DeliveryService:
         self._on_attempt = on_attempt
         self._loop: task.LoopingCall | None = None
         self._running: defer.Deferred[None] | None = None
+        self._waiters: list[defer.Deferred[None]] = []
+        self._highest = 0
+        self._rounds = 0
 
     def start(self) -> None:
         self._loop = task.LoopingCall(self.tick)
@@ -353,28 +374,50 @@ class DeliveryService:
         )
 
     def stop(self) -> defer.Deferred[None]:
+        """Stop the loop; fires when the round in progress (if any) has finished."""
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         self._loop = None
-        return self._running or defer.succeed(None)
+        if self._running is None:
+            return defer.succeed(None)
+        waiter: defer.Deferred[None] = defer.Deferred()
+        self._waiters.append(waiter)
+        return waiter
 
     def tick(self) -> defer.Deferred[None]:
-        """One round: route what arrived, push what is due. Errors are logged; the next round tries again."""
+        """One round: route what arrived, push what is due. Errors are logged; the next round tries again.
+
+        Called while a round runs, it waits for that round instead of starting another.
+        """
         if self._running is not None:
-            return self._running
-        self._running = defer.ensureDeferred(self._tick())
+            waiter: defer.Deferred[None] = defer.Deferred()
+            self._waiters.append(waiter)
+            return waiter
+        running = defer.ensureDeferred(self._tick())
+        self._running = running
 
         def done(result: Any) -> None:
             self._running = None
-            if isinstance(result, Exception) or hasattr(result, "getTraceback"):
+            if isinstance(result, Failure):
                 _log.failure("delivery round failed", result)
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                waiter.callback(None)
 
-        self._running.addBoth(done)
-        return self._running
+        running.addBoth(done)
+        return running
 
     async def _tick(self) -> None:
-        while await self.ctx.db.run(route_received, self.ctx, self.ministries, self.ctx.clock()) >= 200:
-            pass
+        self._rounds += 1
+        after = 0 if self._rounds % FULL_SWEEP_EVERY == 1 else max(0, self._highest - SEQUENCE_MARGIN)
+        while True:
+            routed, highest = await self.ctx.db.run(
+                functools.partial(route_received, after=after), self.ctx, self.ministries, self.ctx.clock()
+            )
+            self._highest = max(self._highest, highest)
+            if routed < ROUTE_BATCH:
+                break
+            after = highest
         webhooks = tuple(m.id for m in self.ministries.ministries if m.webhook_url)
         due = await self.ctx.db.run(_claim_due, webhooks, self.ctx.clock(), self.lease, self.batch)
         if due:
