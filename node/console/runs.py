@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -31,14 +32,14 @@ def _runner() -> Any | None:
 
 
 def progress(ctx: Any, session: Any, partner_id: str, run_id: int) -> dict[str, Any]:
-    """The run as the page polls it: state, cases done out of the step's cases, each case's result."""
+    """The run as the page polls it: state, automated cases done out of the step's, each case's result."""
     from node.conntest.plan import Step
 
     proc = procedure(ctx)
     state = proc.progress(session, run_id)
     _, plan = proc.current_plan(session, partner_id)
     step = Step(state["step"])
-    planned = [c for c in plan.cases if c.step is step]
+    planned = [c for c in plan.cases if c.step is step and c.check != "manual"]
     by_case = {c["case_id"]: c for c in state["cases"]}
     cases = [
         {
@@ -85,7 +86,7 @@ async def run_start(console: Console, req: ConsoleRequest, partner_id: str) -> R
     actor = f"operator:{req.operator}"
     try:
         started = runner.start(ctx, actor=actor, partner_id=partner_id, step=step, form="console")
-        run_id, finished = (await started) if isinstance(started, Deferred) else started
+        run_id, finished = (await started) if inspect.isawaitable(started) else started
     except action_errors() as exc:
         return await perform(console, req, partner_id, "run", _refuse(str(exc)))
     if isinstance(finished, Deferred):

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -69,12 +69,16 @@ class NodeProcess:
     party_id: str
     port: int
     log: Path
+    tls: bool = False
     process: subprocess.Popen[bytes] | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def tls_cert(self) -> Path:
+        return self.directory / "keys" / "tls.pem"
 
     @property
     def signing_cert(self) -> Path:
@@ -110,18 +114,20 @@ class NodeProcess:
 def make_node(tmp_path: Path) -> Iterator[object]:
     started: list[NodeProcess] = []
 
-    def make(party_id: str, *, environment: str = "sandbox", operator: bool = True) -> NodeProcess:
+    def make(
+        party_id: str, *, environment: str = "sandbox", operator: bool = True, tls: bool = False
+    ) -> NodeProcess:
         port = free_port()
         directory = tmp_path / party_id
         aswnode(
-            "init", str(directory), "--party-id", party_id, "--port", str(port), "--http",
-            "--environment", environment,
+            "init", str(directory), "--party-id", party_id, "--port", str(port),
+            *(() if tls else ("--http",)), "--environment", environment,
         )  # fmt: skip
         if operator:
             aswnode(
                 "operators", "add", str(directory), "--id", OPERATOR, "--name", "Alice", stdin=PASSWORD + "\n"
             )
-        node = NodeProcess(directory, party_id, port, tmp_path / f"{party_id}.log")
+        node = NodeProcess(directory, party_id, port, tmp_path / f"{party_id}.log", tls=tls)
         started.append(node)
         return node
 
