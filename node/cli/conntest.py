@@ -202,7 +202,7 @@ def run_command(directory: Path, partner: str, step: str, cases: tuple[str, ...]
 @conntest_group.command("record")
 @directory_argument
 @click.argument("partner")
-@click.argument("case_id", metavar="CASE")
+@click.argument("case_ids", metavar="CASE...", nargs=-1, required=True)
 @click.option("--passed/--failed", "passed", required=True, help="The case's result.")
 @click.option("--detail", default="", help="What was observed (required for a failed case).")
 @click.option("--evidence", multiple=True, metavar="KEY=VALUE", help="Evidence (message id, digest...).")
@@ -210,13 +210,13 @@ def run_command(directory: Path, partner: str, step: str, cases: tuple[str, ...]
 def record_command(
     directory: Path,
     partner: str,
-    case_id: str,
+    case_ids: tuple[str, ...],
     passed: bool,
     detail: str,
     evidence: tuple[str, ...],
     actor: str | None,
 ) -> None:
-    """Record the result of a case run by hand (an added case, or one observed with the partner)."""
+    """Record the result of cases run by hand (added cases, or ones observed with the partner)."""
     pairs = {}
     for item in evidence:
         key, sep, value = item.partition("=")
@@ -225,8 +225,9 @@ def record_command(
         pairs[key] = value
     outcome = Outcome.PASSED if passed else Outcome.FAILED
     with open_node(directory) as (_config, db, procedure):
-        operate(db, procedure.record_manual, actor_of(actor), partner, case_id, outcome, detail, pairs)
-    click.echo(f"{case_id}: {outcome.value}")
+        for case_id in case_ids:
+            operate(db, procedure.record_manual, actor_of(actor), partner, case_id, outcome, detail, pairs)
+            click.echo(f"{case_id}: {outcome.value}")
 
 
 @conntest_group.command("minutes")

@@ -15,7 +15,6 @@ from node.lifecycle.cli_support import (
     operate,
     send_notices,
 )
-from node.lifecycle.incidents import incident_to_dict, open_incidents
 
 __all__ = ["register"]
 
@@ -37,6 +36,8 @@ def open_command(
     directory: Path, title: str, partners: tuple[str, ...], description: str, actor: str | None
 ) -> None:
     """Open an incident: outbound messages to the affected partners are held and listed; parties notified."""
+    from node.lifecycle.incidents import incident_to_dict
+
     with open_node(directory) as (config, db, procedure):
         incident = operate(
             db,
@@ -68,6 +69,8 @@ def close_command(directory: Path, incident_id: int, repair: str, actor: str | N
 @directory_argument
 def list_command(directory: Path) -> None:
     """The incidents still open."""
+    from node.lifecycle.incidents import incident_to_dict, open_incidents
+
     with open_node(directory) as (_config, db, _procedure):
         echo_json(operate(db, lambda s: [incident_to_dict(i) for i in open_incidents(s)]))
 

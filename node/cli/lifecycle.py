@@ -17,7 +17,7 @@ from node.lifecycle.cli_support import (
     parse_time,
     send_notices,
 )
-from node.lifecycle.service import SuspensionCause, TerminationReason
+from node.lifecycle.reasons import SuspensionCause, TerminationReason
 from node.lifecycle.states import TRANSITIONS
 
 __all__ = ["register"]

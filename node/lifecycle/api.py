@@ -23,7 +23,8 @@ from node.conntest.plan import Step, TestCase
 from node.context import NodeContext
 from node.lifecycle.incidents import incident_to_dict
 from node.lifecycle.notices import deliver_pending
-from node.lifecycle.service import LifecycleError, Procedure, SuspensionCause, TerminationReason
+from node.lifecycle.reasons import SuspensionCause, TerminationReason
+from node.lifecycle.service import LifecycleError, Procedure
 from node.lifecycle.states import IllegalTransition
 from node.lifecycle.status import public_status, render_status_html
 from node.store.lifecycle_models import MinutesImmutable

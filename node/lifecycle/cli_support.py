@@ -12,16 +12,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from node.cli import OperatorError
 from node.config import ConfigError, NodeConfig
-from node.lifecycle.notices import deliver_pending
-from node.lifecycle.service import LifecycleError, Procedure
-from node.lifecycle.states import IllegalTransition
-from node.store.lifecycle_models import MinutesImmutable
+
+if TYPE_CHECKING:
+    from node.lifecycle.service import Procedure
 
 __all__ = [
     "actor_option",
@@ -64,6 +63,7 @@ def parse_time(value: str, option: str) -> datetime:
 @contextmanager
 def open_node(directory: Path) -> Iterator[tuple[NodeConfig, Any, Procedure]]:
     """The node's configuration, database and procedure; errors as one operator line."""
+    from node.lifecycle.service import Procedure
     from node.store.database import Database
 
     try:
@@ -79,6 +79,10 @@ def open_node(directory: Path) -> Iterator[tuple[NodeConfig, Any, Procedure]]:
 
 def operate(db: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`fn(session, *args, **kwargs)` in one transaction; lifecycle errors become operator errors."""
+    from node.lifecycle.service import LifecycleError
+    from node.lifecycle.states import IllegalTransition
+    from node.store.lifecycle_models import MinutesImmutable
+
     try:
         with db.session() as session:
             return fn(session, *args, **kwargs)
@@ -90,6 +94,8 @@ def operate(db: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def send_notices(config: NodeConfig, db: Any, procedure: Procedure) -> None:
     """E-mail the notices the operation stored; say what happened to each on stderr."""
+    from node.lifecycle.notices import deliver_pending
+
     try:
         results = deliver_pending(db.session, config, procedure.clock)
     except ValueError as exc:

@@ -13,7 +13,6 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from cryptography import x509
@@ -35,6 +34,7 @@ from node.conntest.minutes import (
 )
 from node.conntest.plan import ConnectionTestPlan, Step, TestCase, draw_up_plan
 from node.lifecycle.notices import issue_notice
+from node.lifecycle.reasons import SuspensionCause, TerminationReason
 from node.lifecycle.states import Environment, Event, IllegalTransition, State, transition
 from node.notify.render import NoticeKind
 from node.store.lifecycle_models import (
@@ -65,22 +65,6 @@ RECONCILE_WORKING_DAYS = 1  # seed 000 Art. 14
 
 class LifecycleError(Exception):
     """An operation the law or the procedure does not allow now: one line for the operator."""
-
-
-class SuspensionCause(StrEnum):
-    MAINTENANCE = "maintenance"  # all users, notice ≥ 7 working days ahead
-    FORCE_MAJEURE = "force_majeure"  # immediate, notified at once
-    VIOLATION = "violation"  # one user, notice within 1 day naming the violation and restore steps
-    UNSAFE = "unsafe"  # one user, connection found unsafe; as violation
-
-
-class TerminationReason(StrEnum):
-    """seed 000 Art. 13."""
-
-    PURPOSE_INVALID = "purpose_invalid"  # the purpose of the connection is no longer valid
-    CANNOT_RESTORE = "cannot_restore"  # the connection cannot be restored
-    AUTHORITY_ORDER = "authority_order"  # order of a competent authority
-    NO_LONGER_NEEDED = "no_longer_needed"  # the user no longer needs it / the agreement expired
 
 
 def _digest(text: str) -> str:
@@ -521,7 +505,13 @@ class Procedure:
 
     def passed_minutes(self, session: Session, partner_id: str) -> ConntestMinutes:
         """The confirmed minutes of a passed test of the current plan, verified; else LifecycleError."""
-        plan_row, plan = self.current_plan(session, partner_id)
+        try:
+            plan_row, plan = self.current_plan(session, partner_id)
+        except LifecycleError:
+            raise LifecycleError(
+                f"partner {partner_id}: no go-live without minutes of a passed connection test "
+                "(seed 000 Art. 10.3-10.4): no test plan yet (aswnode conntest plan)"
+            ) from None
         query = select(ConntestMinutes).where(
             ConntestMinutes.partner_id == partner_id,
             ConntestMinutes.plan_id == plan_row.id,

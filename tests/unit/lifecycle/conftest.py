@@ -1,16 +1,22 @@
-"""A real SMTP server on 127.0.0.1:0 (in a thread) that keeps what arrives, for the notice tests."""
+"""Fixtures: a real SMTP server on 127.0.0.1:0, Procedure nodes on real SQLite, real `aswnode` nodes."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import json
 import socketserver
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
+
+ASWNODE = str(Path(sys.executable).with_name("aswnode"))
 
 
 @dataclass
@@ -116,3 +122,66 @@ def mailing_node(tmp_path, smtp_server):  # type: ignore[no-untyped-def]
         "holidays": {"dates": ["2026-12-01"]},
     }
     yield from make_node(tmp_path, sections=sections)
+
+
+@dataclass
+class CliNode:
+    """A node directory made by `aswnode init` with partner `far`; `run(...)` is the real `aswnode`."""
+
+    directory: Path
+    signing_cert: Path
+
+    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([ASWNODE, *args], capture_output=True, text=True, timeout=120)
+        if ok and result.returncode != 0:
+            raise AssertionError(f"aswnode {' '.join(args)}: {result.returncode} {result.stderr}")
+        assert "Traceback" not in result.stderr
+        return result
+
+
+def _cli_node(tmp_path: Path, environment: str) -> CliNode:
+    directory = tmp_path / f"node-{environment}"
+    out = subprocess.run(
+        [
+            ASWNODE,
+            "init",
+            str(directory),
+            "--party-id",
+            "VN-NSW",
+            "--port",
+            "18444",
+            "--http",
+            "--environment",
+            environment,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    cert = Path(json.loads(out.stdout)["signing_cert"])
+    node = CliNode(directory, cert)
+    node.run(
+        "partners",
+        "add",
+        str(directory),
+        "--id",
+        "far",
+        "--party-id",
+        "FAR",
+        "--endpoint",
+        "http://127.0.0.1:9/as4",
+        "--cert",
+        str(cert),
+    )
+    return node
+
+
+@pytest.fixture
+def production_cli(tmp_path: Path) -> CliNode:
+    return _cli_node(tmp_path, "production")
+
+
+@pytest.fixture
+def sandbox_cli(tmp_path: Path) -> CliNode:
+    return _cli_node(tmp_path, "sandbox")
