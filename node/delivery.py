@@ -32,6 +32,8 @@ from node.store.models import Delivery, DeliveryState, Direction, Message, Messa
 from node.submissions import ANSWER_STATUS_OF, answer_to_json, document_type_for, profile_for
 
 __all__ = [
+    "ANSWER_EVENT",
+    "DOCUMENT_EVENT",
     "INLINE_PAYLOAD_LIMIT",
     "NOT_ROUTED",
     "DeliveryService",
@@ -45,6 +47,8 @@ _log = Logger()
 NOT_ROUTED = "-"  # messages.ministry for a received message no ministry handles (or a test message)
 INLINE_PAYLOAD_LIMIT = 16 * 1024 * 1024
 ROUTE_BATCH = 200
+DOCUMENT_EVENT = "document.received"  # a certificate or raw document for the ministry
+ANSWER_EVENT = "answer.received"  # the partner's business answer to one of the ministry's submissions
 # The sweep looks only above the highest sequence it routed, less this margin (a message committed
 # late by a slower transaction has a lower sequence), and looks at everything every FULL_SWEEP_EVERY rounds.
 SEQUENCE_MARGIN = 1000
@@ -435,13 +439,14 @@ class DeliveryService:
         item = await threads.deferToThreadPool(
             reactor, reactor.getThreadPool(), describe, self.ctx, delivery, message
         )
-        body = json.dumps({"event": "document.received", **item}, ensure_ascii=False).encode("utf-8")
+        event = ANSWER_EVENT if delivery.document_type == "answer" else DOCUMENT_EVENT
+        body = json.dumps({"event": event, **item}, ensure_ascii=False).encode("utf-8")
         timestamp = int(self.ctx.clock().timestamp())
         headers = {
             "Content-Type": ["application/json"],
             SIGNATURE_HEADER: [sign(ministry.webhook_secret, timestamp, body)],
             "X-ASW-Delivery": [str(delivery_id)],
-            "X-ASW-Event": ["document.received"],
+            "X-ASW-Event": [event],
             "User-Agent": ["aswnode-delivery"],
         }
         ok, error = False, None

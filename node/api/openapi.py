@@ -7,6 +7,7 @@ from typing import Any
 from node.api.inbox_routes import INBOX_STATES
 from node.api.signature import SIGNATURE_HEADER
 from node.api.submission_routes import STATUSES
+from node.delivery import ANSWER_EVENT, DOCUMENT_EVENT
 from node.submissions import ANSWER_STATUS_OF, DOCUMENT_COLLABORATIONS, DOCUMENT_TYPES
 
 __all__ = ["document"]
@@ -253,7 +254,11 @@ def _schemas() -> dict[str, Any]:
         },
         "DocumentReceived": {
             "allOf": [
-                {"type": "object", "properties": {"event": {"const": "document.received"}}},
+                {
+                    "type": "object",
+                    "properties": {"event": {"enum": [DOCUMENT_EVENT, ANSWER_EVENT]}},
+                    "description": f"{ANSWER_EVENT}: the partner's business answer (document_type answer)",
+                },
                 _ref("InboxItem"),
             ]
         },

@@ -207,3 +207,34 @@ async def test_a_raw_body_upload_is_streamed_to_the_blob_store_and_is_idempotent
     missing = await api_node.call("POST", "/api/v1/submissions/raw?partner=th", ministry="moit", raw=data)
     assert missing.code == 400 and "service" in missing.json()["errors"][0]["message"]
     assert _count(api_node, Submission) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_eco_from_the_mappings_sample_is_accepted_and_mapped_to_e_form_d(api_node):
+    import mappings
+
+    sample = json.loads((Path(mappings.__file__).parent / "eco" / "sample.json").read_text())
+    r = await api_node.call(
+        "POST",
+        "/api/v1/submissions",
+        ministry="moit",
+        body={"document_type": "eco", "partner": "th", "payload": sample},
+    )
+    assert r.code == 202, r.body
+    with api_node.ctx.db.read_session() as s:
+        message = s.scalar(select(Message).where(Message.message_id == r.json()["message_id"]))
+        assert (message.service, message.action) == DOCUMENT_COLLABORATIONS["eco"]
+        xml = api_node.ctx.blobs.read_bytes(message.payloads[0].blob_digest, 10_000_000)
+    back = profile_for("eco").from_treaty(xml)
+    assert back["reference_number"] == sample["reference_number"]
+    assert back["exporter"]["name"] == sample["exporter"]["name"]
+    empty = await api_node.call(
+        "POST",
+        "/api/v1/submissions",
+        ministry="moit",
+        body={"document_type": "eco", "partner": "th", "payload": {}},
+    )
+    assert empty.code == 422
+    assert {"/payload/exporter", "/payload/items", "/payload/box13"} <= {
+        e["pointer"] for e in empty.json()["errors"]
+    }
