@@ -25,7 +25,8 @@ node.store.blobs
     blobs.path(digest), exists, size, read_bytes(digest, limit)
     blobs.verify(digest)   # raises BlobCorrupt / BlobMissing
 
-node.store.messages  (s = session)
+node.store.messages  (s = session; re-exports node.store.outbound_queue, inbound_messages,
+                      message_queries and payloads.NewPayload)
     create_outbound(s, *, partner_id, message_id, service, action, payloads: Sequence[NewPayload], now,
                     service_type, conversation_id, ref_to_message_id, from_party_id, to_party_id,
                     agreement_ref, pmode_id, document_type, ministry, submission_id, is_test,

@@ -1,62 +1,32 @@
-"""Message queries: outbound queue, claims and leases, settling sends, inbound storage, listing."""
+"""The outbound queue: pending messages, claims and leases, settling sends, order after an outage."""
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from node.audit import AuditLog
-from node.store.blobs import BlobRef
 from node.store.database import Database
 from node.store.messages import (
-    MessageFilter,
-    NewPayload,
     claim_due,
-    count_by_partner,
-    count_by_state,
-    create_outbound,
-    find_message,
-    find_received,
-    list_messages,
     mark_delivered,
     mark_failed,
     mark_retry,
-    queue_depth,
     release_claims,
     renew_lease,
     resend,
     set_wire,
-    store_inbound,
 )
-from node.store.models import AuditRecord, Message
+from node.store.models import Message
 
-LEASE = timedelta(minutes=5)
-BLOB = BlobRef("ab" * 32, 10)
-
-
-def _outbound(session, now: datetime, n: int, *, partner: str = "th", first: int = 0, **extra) -> list[int]:
-    ids = []
-    for i in range(first, first + n):
-        message = create_outbound(
-            session,
-            partner_id=partner,
-            message_id=f"m{i}-{partner}@aswnode",
-            service="urn:svc",
-            action="Deliver",
-            payloads=(NewPayload(BLOB, "application/xml", f"p{i}@x", (("MimeType", "application/xml"),)),),
-            now=now,
-            **extra,
-        )
-        ids.append(message.id)
-    return ids
+from .factories import BLOB, LEASE, claim, outbound
 
 
 def test_outbound_messages_are_pending_with_payloads_in_order_of_submission(db: Database, now) -> None:
     with db.session() as session:
-        ids = _outbound(session, now, 3)
+        ids = outbound(session, now, 3)
     assert ids == sorted(ids)
     with db.read_session() as session:
         message = session.get(Message, ids[0])
@@ -69,16 +39,16 @@ def test_outbound_messages_are_pending_with_payloads_in_order_of_submission(db: 
 
 def test_the_same_message_id_to_the_same_partner_cannot_be_queued_twice(db: Database, now) -> None:
     with db.session() as session:
-        _outbound(session, now, 1)
+        outbound(session, now, 1)
     with pytest.raises(IntegrityError), db.session() as session:
-        _outbound(session, now, 1)
+        outbound(session, now, 1)
 
 
 def test_claim_takes_due_messages_oldest_first_and_counts_an_attempt(db: Database, now) -> None:
     long_lease = timedelta(hours=3)
     with db.session() as session:
-        ids = _outbound(session, now, 3)
-        (later,) = _outbound(session, now, 1, partner="vn", not_before=now + timedelta(hours=1))
+        ids = outbound(session, now, 3)
+        (later,) = outbound(session, now, 1, partner="vn", not_before=now + timedelta(hours=1))
     with db.session() as session:
         claimed = claim_due(session, claimer="node-a", now=now, lease=long_lease, limit=2)
         assert [m.id for m in claimed] == ids[:2]
@@ -92,7 +62,7 @@ def test_claim_takes_due_messages_oldest_first_and_counts_an_attempt(db: Databas
 
 def test_a_killed_claimers_messages_are_claimed_again_after_the_lease_expires(db: Database, now) -> None:
     with db.session() as session:
-        (pk,) = _outbound(session, now, 1)
+        (pk,) = outbound(session, now, 1)
     with db.session() as session:
         assert len(claim_due(session, claimer="killed", now=now, lease=LEASE)) == 1
     # The claimer dies: nothing settles the message. Before the lease ends nobody else gets it.
@@ -115,7 +85,7 @@ def test_a_killed_claimers_messages_are_claimed_again_after_the_lease_expires(db
 def test_concurrent_claimers_never_claim_the_same_message(db: Database, now) -> None:
     total = 60
     with db.session() as session:
-        _outbound(session, now, total)
+        outbound(session, now, total)
     claims: dict[str, list[int]] = {}
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
@@ -158,7 +128,7 @@ def test_concurrent_claimers_never_claim_the_same_message(db: Database, now) -> 
 def test_settling_a_send_moves_the_message_and_keeps_the_wire_bytes(db: Database, now) -> None:
     later = now + timedelta(minutes=1)
     with db.session() as session:
-        a, b, c = _outbound(session, now, 3)
+        a, b, c = outbound(session, now, 3)
         set_wire(session, a, digest="cd" * 32, content_type='multipart/related; boundary="x"', now=now)
     with db.session() as session:
         claim_due(session, claimer="n", now=now, lease=LEASE)
@@ -186,32 +156,28 @@ def test_settling_a_send_moves_the_message_and_keeps_the_wire_bytes(db: Database
         assert [m.id for m in claim_due(session, claimer="n", now=later, lease=LEASE)] == [a]
 
 
-def _claim(session, at: datetime) -> list[int]:
-    return [m.id for m in claim_due(session, claimer="n", now=at, lease=LEASE)]
-
-
 def test_after_a_partner_was_down_its_messages_go_out_in_order_of_submission(db: Database, now) -> None:
     minute = timedelta(minutes=1)
     with db.session() as session:
-        queued = _outbound(session, now, 4)
-        (other,) = _outbound(session, now, 1, partner="vn")
+        queued = outbound(session, now, 4)
+        (other,) = outbound(session, now, 1, partner="vn")
     # The partner is down: the first batch fails, each message with its own backoff.
     with db.session() as session:
-        assert _claim(session, now) == [*queued, other]
+        assert claim(session, now) == [*queued, other]
         for pk, delay in zip(queued, (3, 5, 1, 2), strict=True):
             mark_retry(
                 session, pk, claimer="n", error="refused", next_attempt_at=now + delay * minute, now=now
             )
         mark_delivered(session, other, receipt_digest=None, now=now)
     with db.session() as session:
-        newer = _outbound(session, now + minute, 2, first=4)
-        (other_newer,) = _outbound(session, now + minute, 1, partner="vn", first=1)
+        newer = outbound(session, now + minute, 2, first=4)
+        (other_newer,) = outbound(session, now + minute, 1, partner="vn", first=1)
     # Younger messages wait behind the oldest retry; other partners are not held up.
     with db.session() as session:
-        assert _claim(session, now + 2 * minute) == [other_newer]
+        assert claim(session, now + 2 * minute) == [other_newer]
     with db.session() as session:
-        assert _claim(session, now + 3 * minute) == [queued[0]]
-        assert _claim(session, now + 3 * minute) == []
+        assert claim(session, now + 3 * minute) == [queued[0]]
+        assert claim(session, now + 3 * minute) == []
     # The partner is back: the retry succeeds, the rest follow in order of submission.
     sent = [queued[0]]
     at = now + 3 * minute
@@ -219,7 +185,7 @@ def test_after_a_partner_was_down_its_messages_go_out_in_order_of_submission(db:
         mark_delivered(session, queued[0], receipt_digest=None, now=at)
     while True:
         with db.session() as session:
-            batch = _claim(session, at)
+            batch = claim(session, at)
             for pk in batch:
                 mark_delivered(session, pk, receipt_digest=None, now=at)
         if not batch:
@@ -230,12 +196,12 @@ def test_after_a_partner_was_down_its_messages_go_out_in_order_of_submission(db:
 
 def test_claims_out_of_order_when_asked(db: Database, now) -> None:
     with db.session() as session:
-        first, second = _outbound(session, now, 2)
-        _claim(session, now)
+        first, second = outbound(session, now, 2)
+        claim(session, now)
         mark_retry(session, first, claimer="n", error="x", next_attempt_at=now + LEASE, now=now)
         mark_retry(session, second, claimer="n", error="x", next_attempt_at=now, now=now)
     with db.session() as session:
-        assert _claim(session, now) == []
+        assert claim(session, now) == []
         assert [m.id for m in claim_due(session, claimer="n", now=now, lease=LEASE, in_order=False)] == [
             second
         ]
@@ -243,7 +209,7 @@ def test_claims_out_of_order_when_asked(db: Database, now) -> None:
 
 def test_a_late_receipt_closes_a_failed_message_and_resend_requeues_a_failed_one(db: Database, now) -> None:
     with db.session() as session:
-        a, b = _outbound(session, now, 2)
+        a, b = outbound(session, now, 2)
         claim_due(session, claimer="n", now=now, lease=LEASE)
         mark_failed(session, a, claimer="n", error="gave up", now=now)
         mark_failed(session, b, claimer="n", error="gave up", now=now)
@@ -259,124 +225,9 @@ def test_a_late_receipt_closes_a_failed_message_and_resend_requeues_a_failed_one
 
 def test_release_gives_claims_back_without_counting_the_attempt(db: Database, now) -> None:
     with db.session() as session:
-        _outbound(session, now, 2)
+        outbound(session, now, 2)
         claim_due(session, claimer="stopping", now=now, lease=LEASE)
     with db.session() as session:
         assert release_claims(session, claimer="stopping", now=now) == 2
     with db.read_session() as session:
         assert {(m.state, m.attempts, m.claimed_by) for m in session.query(Message)} == {("pending", 0, None)}
-
-
-def _inbound(session, now, message_id="in-1@them", partner="th", audit=None, **extra) -> Message:
-    return store_inbound(
-        session,
-        partner_id=partner,
-        message_id=message_id,
-        service="urn:svc",
-        action="Deliver",
-        payloads=(NewPayload(BLOB, "application/xml", "doc@them"),),
-        now=now,
-        wire_digest="12" * 32,
-        receipt_digest="34" * 32,
-        audit=audit,
-        **extra,
-    )
-
-
-def test_inbound_message_payloads_and_audit_are_stored_in_one_transaction(db: Database, now) -> None:
-    audit = AuditLog()
-    with pytest.raises(RuntimeError), db.session() as session:
-        _inbound(session, now, audit=audit)
-        raise RuntimeError("crash before commit")
-    with db.read_session() as session:
-        assert session.query(Message).count() == 0 and session.query(AuditRecord).count() == 0
-    with db.session() as session:
-        _inbound(session, now, audit=audit)
-    with db.read_session() as session:
-        (message,) = session.query(Message).all()
-        assert (message.direction, message.state, message.receipt_digest) == (
-            "inbound",
-            "received",
-            "34" * 32,
-        )
-        assert len(message.payloads) == 1
-        (record,) = session.query(AuditRecord).all()
-        assert (record.actor, record.action, record.form, record.request_digest) == (
-            "partner:th",
-            "as4.receive",
-            "as4",
-            "sha256:" + "12" * 32,
-        )
-
-
-def test_a_received_message_id_is_found_within_the_window_only(db: Database, now) -> None:
-    with db.session() as session:
-        _inbound(session, now)
-    with db.read_session() as session:
-        found = find_received(
-            session, partner_id="th", message_id="in-1@them", since=now - timedelta(days=30)
-        )
-        assert found is not None and found.receipt_digest == "34" * 32
-        assert (
-            find_received(session, partner_id="th", message_id="in-1@them", since=now + timedelta(1)) is None
-        )
-        assert find_received(session, partner_id="vn", message_id="in-1@them") is None
-    with pytest.raises(IntegrityError), db.session() as session:
-        _inbound(session, now)
-
-
-def test_list_filters_pages_and_searches_by_id(db: Database, now) -> None:
-    with db.session() as session:
-        _outbound(session, now, 5, document_type="eco")
-        _outbound(session, now + timedelta(hours=1), 2, partner="vn", document_type="ephyto")
-        _inbound(session, now, "inbound_50%@them", document_type="eco")
-        claim_due(session, claimer="n", now=now, lease=LEASE, limit=1)
-    with db.read_session() as session:
-        page = list_messages(session, limit=3)
-        assert page.total == 8 and len(page.items) == 3
-        assert [m.id for m in page.items] == sorted((m.id for m in page.items), reverse=True)
-        assert list_messages(session, MessageFilter(partner_id="vn")).total == 2
-        assert list_messages(session, MessageFilter(document_type="eco", direction="outbound")).total == 5
-        assert list_messages(session, MessageFilter(states=("sending",))).total == 1
-        assert list_messages(session, MessageFilter(created_from=now + timedelta(minutes=1))).total == 2
-        assert list_messages(session, MessageFilter(created_before=now + timedelta(minutes=1))).total == 6
-        assert [m.message_id for m in list_messages(session, MessageFilter(text="50%")).items] == [
-            "inbound_50%@them"
-        ]
-        assert list_messages(session, MessageFilter(text="m3-")).total == 1
-        assert list_messages(session, MessageFilter(text="_")).total == 1
-        second = list_messages(session, limit=3, offset=3, oldest_first=True)
-        assert [m.message_id for m in second.items] == ["m3-th@aswnode", "m4-th@aswnode", "m0-vn@aswnode"]
-        assert find_message(session, "m0-vn@aswnode").partner_id == "vn"
-
-
-def test_counts_and_queue_depth_follow_the_states(db: Database, now) -> None:
-    with db.session() as session:
-        a, _, _ = _outbound(session, now, 3)
-        _outbound(session, now, 1, partner="vn")
-        _inbound(session, now)
-        claim_due(session, claimer="n", now=now, lease=LEASE, limit=2)
-        mark_delivered(session, a, receipt_digest=None, now=now)
-    with db.read_session() as session:
-        assert count_by_state(session) == {
-            ("outbound", "delivered"): 1,
-            ("outbound", "sending"): 1,
-            ("outbound", "pending"): 2,
-            ("inbound", "received"): 1,
-        }
-        assert count_by_partner(session)[("vn", "outbound", "pending")] == 1
-        assert queue_depth(session) == 3
-        assert queue_depth(session, partner_id="vn") == 1
-
-
-def test_a_read_session_sees_one_snapshot_while_others_commit(db: Database, now) -> None:
-    with db.session() as session:
-        _outbound(session, now, 2)
-    with db.read_session() as reader:
-        assert list_messages(reader).total == 2
-        with db.session() as writer:
-            _outbound(writer, now, 3, first=2)
-        assert list_messages(reader).total == 2
-        assert len(list_messages(reader).items) == 2
-    with db.read_session() as reader:
-        assert list_messages(reader).total == 5

@@ -1,0 +1,317 @@
+"""The outbound queue: create a message, claim due ones under a lease, settle each send.
+
+Every function takes the caller's session (one transaction) and an aware UTC `now`; none commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from node.store.models import Direction, Message, MessageState
+from node.store.payloads import NewPayload, add_payloads
+
+__all__ = [
+    "claim_due",
+    "create_outbound",
+    "mark_delivered",
+    "mark_failed",
+    "mark_retry",
+    "release_claims",
+    "renew_lease",
+    "resend",
+    "set_wire",
+]
+
+
+def create_outbound(
+    session: Session,
+    *,
+    partner_id: str,
+    message_id: str,
+    service: str,
+    action: str,
+    payloads: Sequence[NewPayload],
+    now: datetime,
+    service_type: str | None = None,
+    conversation_id: str | None = None,
+    ref_to_message_id: str | None = None,
+    from_party_id: str | None = None,
+    to_party_id: str | None = None,
+    agreement_ref: str | None = None,
+    pmode_id: str | None = None,
+    document_type: str | None = None,
+    ministry: str | None = None,
+    submission_id: str | None = None,
+    is_test: bool = False,
+    properties: Mapping[str, Any] | None = None,
+    not_before: datetime | None = None,
+) -> Message:
+    """A new outbound message in state `pending`, due at `not_before` (default now), with its payloads."""
+    message = Message(
+        direction=Direction.OUTBOUND,
+        message_id=message_id,
+        partner_id=partner_id,
+        service=service,
+        service_type=service_type,
+        action=action,
+        conversation_id=conversation_id,
+        ref_to_message_id=ref_to_message_id,
+        from_party_id=from_party_id,
+        to_party_id=to_party_id,
+        agreement_ref=agreement_ref,
+        pmode_id=pmode_id,
+        document_type=document_type,
+        ministry=ministry,
+        submission_id=submission_id,
+        is_test=is_test,
+        properties=dict(properties or {}),
+        state=MessageState.PENDING,
+        attempts=0,
+        next_attempt_at=not_before or now,
+        created_at=now,
+        updated_at=now,
+    )
+    add_payloads(message, payloads)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def set_wire(session: Session, pk: int, *, digest: str, content_type: str, now: datetime) -> None:
+    """Record the built (signed, encrypted) message, sent byte-identical on every retry."""
+    session.execute(
+        update(Message)
+        .where(Message.id == pk)
+        .values(wire_digest=digest, wire_content_type=content_type, updated_at=now)
+    )
+
+
+def _due(now: datetime) -> Any:
+    return and_(
+        Message.direction == Direction.OUTBOUND,
+        or_(
+            and_(
+                Message.state == MessageState.PENDING,
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+            ),
+            # A claim whose holder died (kill -9) or hung: its lease ran out.
+            and_(Message.state == MessageState.SENDING, Message.lease_until < now),
+        ),
+    )
+
+
+def _held_behind_a_retry(now: datetime) -> Any:
+    """An older message to the same partner is waiting to be retried (or is being retried)."""
+    older = aliased(Message)
+    return (
+        select(older.id)
+        .where(
+            older.partner_id == Message.partner_id,
+            older.direction == Direction.OUTBOUND,
+            older.id < Message.id,
+            or_(
+                and_(older.state == MessageState.PENDING, older.attempts > 0),
+                and_(older.state == MessageState.SENDING, older.attempts > 1, older.lease_until >= now),
+            ),
+        )
+        .exists()
+    )
+
+
+def claim_due(
+    session: Session,
+    *,
+    claimer: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 16,
+    partner_id: str | None = None,
+    in_order: bool = True,
+) -> list[Message]:
+    """Claim up to `limit` due outbound messages, oldest first, for `lease`; each claim counts an attempt.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent claimers (threads, nodes) never get the
+    same message. SQLite: the write transaction holds the one database lock (BEGIN IMMEDIATE).
+    Commit promptly: the claim is only visible to others when the transaction commits.
+
+    `in_order`: while an older message to a partner waits for (or is in) a retry, the partner is
+    taken to be down and its younger messages wait behind it, so that when it comes back they go
+    out in order of submission, and a down partner costs one retry at a time, not one per message.
+    Messages to a partner that answers are claimed many at a time (no head-of-line blocking).
+    """
+    if limit < 1:
+        raise ValueError("claim at least one message")
+    query = select(Message).where(_due(now))
+    if partner_id is not None:
+        query = query.where(Message.partner_id == partner_id)
+    if in_order:
+        query = query.where(~_held_behind_a_retry(now))
+    query = query.order_by(Message.id).limit(limit).with_for_update(skip_locked=True, of=Message)
+    messages = list(session.scalars(query.execution_options(populate_existing=True)))
+    for message in messages:
+        message.state = MessageState.SENDING
+        message.claimed_by = claimer
+        message.lease_until = now + lease
+        message.attempts += 1
+        message.updated_at = now
+    session.flush()
+    return messages
+
+
+def renew_lease(session: Session, pk: int, *, claimer: str, until: datetime) -> bool:
+    """Extend a claim still held by `claimer` (a long send); False if it was lost."""
+    result = session.execute(
+        update(Message)
+        .where(Message.id == pk, Message.state == MessageState.SENDING, Message.claimed_by == claimer)
+        .values(lease_until=until)
+    )
+    return bool(result.rowcount)
+
+
+def release_claims(session: Session, *, claimer: str, now: datetime) -> int:
+    """Give back every message `claimer` holds (clean stop), due at once; the attempt is not counted."""
+    result = session.execute(
+        update(Message)
+        .where(Message.state == MessageState.SENDING, Message.claimed_by == claimer)
+        .values(
+            state=MessageState.PENDING,
+            claimed_by=None,
+            lease_until=None,
+            next_attempt_at=now,
+            attempts=Message.attempts - 1,
+            updated_at=now,
+        )
+    )
+    return result.rowcount or 0
+
+
+def mark_delivered(
+    session: Session,
+    pk: int,
+    *,
+    receipt_digest: str | None,
+    now: datetime,
+    receipt_content_type: str | None = None,
+    receipt_status: str = "valid",
+) -> bool:
+    """A verified receipt closes the message from any state (also a late receipt after `failed`).
+
+    False if it was already delivered (the first receipt stays). The partner answers again, so
+    its messages waiting for a retry are due at once (in order, see `claim_due`).
+    """
+    partner_id = session.scalar(select(Message.partner_id).where(Message.id == pk))
+    if partner_id is not None:
+        session.execute(
+            update(Message)
+            .where(
+                Message.partner_id == partner_id,
+                Message.direction == Direction.OUTBOUND,
+                Message.state == MessageState.PENDING,
+                Message.attempts > 0,
+                Message.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id == pk,
+            Message.direction == Direction.OUTBOUND,
+            Message.state != MessageState.DELIVERED,
+        )
+        .values(
+            state=MessageState.DELIVERED,
+            receipt_digest=receipt_digest,
+            receipt_content_type=receipt_content_type,
+            receipt_status=receipt_status,
+            claimed_by=None,
+            lease_until=None,
+            next_attempt_at=None,
+            last_error=None,
+            delivered_at=now,
+            sent_at=func.coalesce(Message.sent_at, now),
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def _settle_claim(session: Session, pk: int, claimer: str | None, values: dict[str, Any]) -> bool:
+    conditions = [Message.id == pk, Message.state == MessageState.SENDING]
+    if claimer is not None:
+        conditions.append(Message.claimed_by == claimer)
+    result = session.execute(update(Message).where(*conditions).values(**values))
+    return bool(result.rowcount)
+
+
+def mark_retry(
+    session: Session,
+    pk: int,
+    *,
+    claimer: str | None,
+    error: str,
+    next_attempt_at: datetime,
+    now: datetime,
+    receipt_status: str | None = None,
+) -> bool:
+    """Back to `pending`, due at `next_attempt_at`. False if `claimer` no longer holds the claim."""
+    return _settle_claim(
+        session,
+        pk,
+        claimer,
+        {
+            "state": MessageState.PENDING,
+            "claimed_by": None,
+            "lease_until": None,
+            "next_attempt_at": next_attempt_at,
+            "last_error": error,
+            "receipt_status": receipt_status,
+            "updated_at": now,
+        },
+    )
+
+
+def mark_failed(
+    session: Session,
+    pk: int,
+    *,
+    claimer: str | None,
+    error: str,
+    now: datetime,
+    receipt_status: str | None = None,
+) -> bool:
+    """`failed`: retries spent or a fatal error. False if `claimer` no longer holds the claim."""
+    return _settle_claim(
+        session,
+        pk,
+        claimer,
+        {
+            "state": MessageState.FAILED,
+            "claimed_by": None,
+            "lease_until": None,
+            "next_attempt_at": None,
+            "last_error": error,
+            "receipt_status": receipt_status,
+            "updated_at": now,
+        },
+    )
+
+
+def resend(session: Session, pk: int, *, now: datetime, reset_attempts: bool = True) -> bool:
+    """An operator's resend of a `failed` message: `pending` again, same MessageId and wire bytes."""
+    values: dict[str, Any] = {"state": MessageState.PENDING, "next_attempt_at": now, "updated_at": now}
+    if reset_attempts:
+        values["attempts"] = 0
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.id == pk, Message.direction == Direction.OUTBOUND, Message.state == MessageState.FAILED
+        )
+        .values(**values)
+    )
+    return bool(result.rowcount)
