@@ -56,14 +56,16 @@ def _pem_file(path: Path | None) -> tuple[x509.Certificate, ...]:
 def certificates_of(
     ctx: Any, now: datetime, partners: Iterable[Any] | None = None
 ) -> tuple[CertificateInfo, ...]:
-    """The node's own certificates and every partner's, soonest expiry first."""
+    """Soonest expiry first: the node's own and every partner's, or only those of `partners` when given."""
     out: list[CertificateInfo] = []
-    keys = ctx.config.keys
-    for cert in _pem_file(keys.signing_cert):
-        out.append(describe("this node", "signing", cert, now))
-    for cert in _pem_file(keys.tls_cert):
-        out.append(describe("this node", "TLS", cert, now))
-    for partner in ctx.partners if partners is None else partners:
+    if partners is None:
+        keys = ctx.config.keys
+        for cert in _pem_file(keys.signing_cert):
+            out.append(describe("this node", "signing", cert, now))
+        for cert in _pem_file(keys.tls_cert):
+            out.append(describe("this node", "TLS", cert, now))
+        partners = ctx.partners
+    for partner in partners:
         for cert in partner.signing_certificates:
             out.append(describe(partner.id, "signing", cert, now))
         for cert in partner.tls_ca_certificates:

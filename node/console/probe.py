@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import treq
 from twisted.internet.defer import CancelledError, DeferredList
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
-from twisted.web.client import Agent, HTTPConnectionPool, ResponseNeverReceived, readBody
+from twisted.web.client import Agent, HTTPConnectionPool, ResponseNeverReceived
 from twisted.web.http_headers import Headers
 
 __all__ = ["EndpointProbe", "ProbeResult"]
@@ -93,7 +94,7 @@ class EndpointProbe:
         def answered(response: Any) -> Any:
             latency = (time.monotonic() - started) * 1000
             self._record(partner, "up", f"HTTP {response.code}", latency)
-            return readBody(response).addErrback(lambda _f: None)
+            return treq.content(response).addErrback(lambda _f: None)
 
         def failed(failure: Any) -> None:
             status, why = _why(failure)

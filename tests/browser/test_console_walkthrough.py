@@ -62,18 +62,23 @@ def _webhook_server() -> ThreadingHTTPServer:
     return server
 
 
-def _run_step(driver, base: str, step: str) -> list[str]:
+def _run_step(driver, base: str, step: str) -> tuple[str, list[str]]:
+    """Start a run from the partner page; (the count the run page first showed, the final case rows)."""
     driver.get(base + "/console/partners/th-nsw")
     Select(driver.find_element(By.ID, "run-step")).select_by_value(step)
     driver.find_element(By.ID, "run-test").click()
     WebDriverWait(driver, 20).until(ec.presence_of_element_located((By.ID, "run")))
     assert "/runs/" in driver.current_url, _flashes(driver)
-    # console.js polls the run's JSON and marks the section finished; the count moves meanwhile.
+    first_count = driver.find_element(By.ID, "run-count").text
+    # console.js polls the run's JSON and updates the page in place until the run is finished.
     WebDriverWait(driver, 240).until(
         lambda d: d.find_element(By.ID, "run").get_attribute("data-finished") == "true"
     )
+    done, total = driver.find_element(By.ID, "run-count").text.split(" / ")
+    assert done == total and int(total) > 0
+    assert driver.find_element(By.ID, "run-state").text == "finished"
     rows = driver.find_elements(By.CSS_SELECTOR, "#run-cases tr")
-    return [r.text for r in rows]
+    return first_count, [r.text for r in rows]
 
 
 def test_an_operator_takes_a_partner_from_registration_to_suspension(browser, make_node, tmp_path):
@@ -140,10 +145,11 @@ def test_an_operator_takes_a_partner_from_registration_to_suspension(browser, ma
     assert sent["state"] == "delivered", sent
 
     # Steps 2 and 4, each followed live.
-    domestic = _run_step(d, nsw.base, "domestic")
+    _, domestic = _run_step(d, nsw.base, "domestic")
     assert domestic and all(" passed " in row for row in domestic), "\n".join(domestic)
-    foreign = _run_step(d, nsw.base, "foreign")
+    first_count, foreign = _run_step(d, nsw.base, "foreign")
     screenshot(d, "test-run")
+    assert first_count != f"{len(foreign)} / {len(foreign)}", "the page never showed the run in progress"
     assert foreign and all(" passed " in row for row in foreign), "\n".join(foreign)
 
     # Step 3: the minutes, read and confirmed by the three parties.

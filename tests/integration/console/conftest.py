@@ -72,6 +72,7 @@ class Client:
     base: str
     cookies: dict[str, str] = field(default_factory=dict)
     set_cookies: list[str] = field(default_factory=list)
+    agent: Any = None
 
     async def request(
         self,
@@ -87,7 +88,9 @@ class Client:
         if form is not None:
             h.setRawHeaders(b"content-type", [b"application/x-www-form-urlencoded"])
             body = FileBodyProducer(BytesIO(urlencode(form).encode()))
-        response = await Agent(reactor).request(method.encode(), (self.base + path).encode(), h, body)
+        response = await (self.agent or Agent(reactor)).request(
+            method.encode(), (self.base + path).encode(), h, body
+        )
         data = await treq.content(response)
         for raw in response.headers.getRawHeaders(b"set-cookie") or []:
             text = raw.decode()

@@ -109,3 +109,48 @@ async def test_login_redirects_only_inside_the_console(node):
         {"csrf": page.csrf(), "id": OPERATOR, "password": PASSWORD, "next": "//evil.example/x"},
     )
     assert r.code == 303 and r.header("location") == "/console/"
+
+
+@pytest_twisted.ensureDeferred
+async def test_over_tls_the_session_cookie_is_secure_and_hsts_is_sent(node):
+    from cryptography import x509
+    from twisted.internet import reactor
+    from twisted.web.client import Agent
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+
+    from node.console import ConsoleResource
+    from node.tls import ClientPolicy, ServerTLS
+
+    keys = node.ctx.config.keys
+    root = Resource()
+    root.putChild(b"console", ConsoleResource(node.console))
+    port = reactor.listenSSL(0, Site(root), ServerTLS(keys.tls_key, keys.tls_cert), interface="127.0.0.1")
+    try:
+        trust = ClientPolicy(tls_ca=(x509.load_pem_x509_certificate(keys.tls_cert.read_bytes()),))
+        c = node.client()
+        c.base = f"https://127.0.0.1:{port.getHost().port}"
+        c.agent = Agent(reactor, contextFactory=trust)
+        page = await c.get("/console/login")
+        assert page.header("strict-transport-security") == "max-age=31536000"
+        assert all("Secure" in cookie for cookie in c.set_cookies)
+        r = await c.post("/console/login", {"csrf": page.csrf(), "id": OPERATOR, "password": PASSWORD})
+        assert r.code == 303
+        session_cookie = [s for s in c.set_cookies if s.startswith("aswnode_console=")][-1]
+        assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+    finally:
+        await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_no_page_shows_a_password_hash(node):
+    c = node.client()
+    await c.login()
+    for path in (
+        "/console/",
+        "/console/partners",
+        "/console/audit",
+        "/console/audit/export",
+        "/console/messages",
+    ):
+        assert "scrypt$" not in (await c.get(path)).text, path
