@@ -1,6 +1,18 @@
 """The outbound queue: create a message, claim due ones under a lease, settle each send.
 
 Every function takes the caller's session (one transaction) and an aware UTC `now`; none commits.
+Each transition is one conditional UPDATE, so two nodes cannot both make it:
+
+    state      event                          function         next state
+    (new)      submission                     create_outbound  pending
+    pending    due, claimed                   claim_due        sending   (attempts + 1)
+    sending    lease ran out (holder died)    claim_due        sending   (another claimer)
+    sending    receipt verified               mark_delivered   delivered
+    sending    retryable error                mark_retry       pending   (next_attempt_at)
+    sending    fatal error / retries spent    mark_failed      failed
+    sending    clean stop                     release_claims   pending   (attempts - 1)
+    failed     operator resends               resend           pending
+    any        late receipt                   mark_delivered   delivered
 """
 
 from __future__ import annotations
