@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from lxml import etree
 from twisted.internet.threads import deferToThreadPool
 
 from node.console import queries
@@ -12,6 +13,8 @@ from node.console.web import ConsoleRequest, NotFound, Redirect, Response, Route
 from node.store.blobs import BlobMissing
 from node.store.messages import MessageFilter, list_messages, resend
 from node.store.models import MessageState
+from protocols.as4.errors import EbmsException
+from protocols.as4.xml import parse_xml
 
 if TYPE_CHECKING:
     from node.console.app import Console
@@ -64,6 +67,16 @@ async def message_search(console: Console, req: ConsoleRequest) -> Response:
     )
 
 
+def _readable(data: bytes) -> str:
+    """Indented for reading when it is XML (parsed hardened); otherwise the text as stored."""
+    try:
+        root = parse_xml(data)
+    except EbmsException:
+        return data.decode("utf-8", "replace")
+    etree.indent(root, space="  ")
+    return etree.tostring(root, encoding="unicode")
+
+
 def _blob_text(ctx: Any, digest: str | None) -> str | None:
     if not digest:
         return None
@@ -73,8 +86,9 @@ def _blob_text(ctx: Any, digest: str | None) -> str | None:
             data = f.read(_RECEIPT_SHOWN + 1)
     except (BlobMissing, OSError):
         return "(the stored copy is missing)"
-    text = data[:_RECEIPT_SHOWN].decode("utf-8", "replace")
-    return text + ("\n… (cut at 64 KiB)" if len(data) > _RECEIPT_SHOWN else "")
+    if len(data) > _RECEIPT_SHOWN:
+        return data[:_RECEIPT_SHOWN].decode("utf-8", "replace") + "\n… (cut at 64 KiB)"
+    return _readable(data)
 
 
 async def message_detail(console: Console, req: ConsoleRequest, pk: str) -> Response:
