@@ -15,11 +15,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ROUTES"]
 
+PERIODS = {"24h": 24, "7d": 7 * 24}
 STATE_ORDER = ("registered", "testing", "tested", "scheduled", "active", "suspended", "terminated")
 
 
 def hourly_charts(figures: queries.HourlyFigures) -> dict[str, object]:
-    labels = [h.strftime("%H:00") for h in figures.hours]
+    fmt = "%H:00" if len(figures.hours) <= 24 else "%d/%m %Hh"
+    labels = [h.strftime(fmt) for h in figures.hours]
     throughput = charts.bar_chart(
         "Messages per hour (out + in; failures in red)",
         labels,
@@ -38,11 +40,13 @@ def hourly_charts(figures: queries.HourlyFigures) -> dict[str, object]:
 async def dashboard(console: Console, req: ConsoleRequest) -> Response:
     ctx = console.ctx
     now = ctx.clock()
+    period = req.get("period", "24h")
+    hours = PERIODS.get(period, 24)
 
     def read(session: object) -> tuple[object, ...]:
         return (
             queries.overview(session, now),  # type: ignore[arg-type]
-            queries.hourly_figures(session, now),  # type: ignore[arg-type]
+            queries.hourly_figures(session, now, hours),  # type: ignore[arg-type]
             queries.failures_by_partner(session, now - timedelta(days=7)),  # type: ignore[arg-type]
             open_incidents(ctx, session),
         )
@@ -69,6 +73,8 @@ async def dashboard(console: Console, req: ConsoleRequest) -> Response:
         probes=probes,
         certificates=certificates,
         incidents=incidents,
+        period=period if period in PERIODS else "24h",
+        periods=tuple(PERIODS),
         **hourly_charts(figures),  # type: ignore[arg-type]
     )
 

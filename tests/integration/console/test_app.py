@@ -91,3 +91,20 @@ async def test_an_unknown_page_is_a_404_without_internals(node):
     assert r.code == 404 and "Traceback" not in r.text
     r = await c.get("/console/partners/no-such-partner")
     assert r.code == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_dashboard_charts_count_the_messages_of_each_hour(node):
+    from conftest import seed_message
+
+    for i in range(3):
+        seed_message(node, f"m-{i}@nsw-vn")
+    seed_message(node, "m-bad@nsw-vn", failed=True)
+    c = node.client()
+    await c.login()
+    page = await c.get("/console/")
+    assert "<title>09:00: 3</title>" in page.text  # three sent, one failed, in the 09:00 bar
+    assert "<title>09:00: 1 failed</title>" in page.text
+    assert "th-nsw</text>" in page.text  # failures by partner
+    week = await c.get("/console/?period=7d")
+    assert "23/11 09h: 3" in week.text
