@@ -156,8 +156,6 @@ class Console:
 
     async def handle(self, request: Request) -> Response | Redirect:
         path = "/" + "/".join(p.decode("utf-8", "replace") for p in request.postpath)
-        if path == "/":
-            path = "/"
         req = ConsoleRequest.wrap(request, path)
         found = self.match(req.method, path)
         if found is None:
