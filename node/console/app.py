@@ -164,8 +164,8 @@ class Console:
             raise NotFound(path)
         route, groups = found
         req.session = self.sessions.get(req.cookie(COOKIE_NAME))
-        if req.session is not None and req.session.operator not in self._enabled_operators():
-            self.sessions.close_operator(req.session.operator)
+        if req.session is not None and not self._still_allowed(req.session):
+            self.sessions.close(req.session.id)
             req.session = None
         if not route.public:
             if req.session is None:
@@ -177,8 +177,10 @@ class Console:
                 raise Forbidden("the form's CSRF token is missing or stale; reload the page")
         return await route.view(self, req, **groups)
 
-    def _enabled_operators(self) -> set[str]:
-        return {op.id for op in self.operators().values() if not op.disabled}
+    def _still_allowed(self, session: Any) -> bool:
+        """The operator is still in node.yaml, enabled, with the password the session was opened with."""
+        operator = self.operators().get(session.operator)
+        return operator is not None and not operator.disabled and operator.password_hash == session.credential
 
 
 class ConsoleResource(Resource):

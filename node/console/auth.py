@@ -72,7 +72,7 @@ async def login(console: Console, req: ConsoleRequest) -> Response | Redirect:
     console.throttle.succeeded(f"operator:{operator_id}")
     if req.session is not None:
         console.sessions.close(req.session.id)
-    req.session = console.sessions.open(operator.id)
+    req.session = console.sessions.open(operator.id, credential=operator.password_hash)
     req.set_cookie(COOKIE_NAME, req.session.id)
     req.clear_cookie(LOGIN_COOKIE)
     await console.audit(req, "console.login", f"operator:{operator.id}", {}, "ok")

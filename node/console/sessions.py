@@ -22,6 +22,7 @@ class Session:
     csrf: str
     created: datetime
     last_seen: datetime
+    credential: str = ""  # the operator's password hash at login: a new password ends the session
     flashes: list[tuple[str, str]] = field(default_factory=list)
 
     def flash(self, text: str, kind: str = "ok") -> None:
@@ -45,9 +46,11 @@ class SessionStore:
     max_age: timedelta = timedelta(hours=12)
     _sessions: dict[str, Session] = field(default_factory=dict)
 
-    def open(self, operator: str) -> Session:
+    def open(self, operator: str, *, credential: str = "") -> Session:
         now = self.clock()
-        session = Session(secrets.token_urlsafe(32), operator, secrets.token_urlsafe(32), now, now)
+        session = Session(
+            secrets.token_urlsafe(32), operator, secrets.token_urlsafe(32), now, now, credential
+        )
         self._sessions[session.id] = session
         return session
 

@@ -154,3 +154,16 @@ async def test_no_page_shows_a_password_hash(node):
         "/console/messages",
     ):
         assert "scrypt$" not in (await c.get(path)).text, path
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_new_password_ends_the_sessions_opened_with_the_old_one(node):
+    from node.console.operators import add_operator
+
+    c = node.client()
+    await c.login()
+    assert (await c.get("/console/")).code == 200
+    add_operator(node.directory / "node.yaml", OPERATOR, "a brand new long password")
+    assert (await c.get("/console/")).code == 303
+    assert (await c.login(password="a brand new long password")).code == 303
+    assert (await c.get("/console/")).code == 200
