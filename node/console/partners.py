@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -61,12 +62,27 @@ async def partner_detail(console: Console, req: ConsoleRequest, partner_id: str)
         proc=view,
         recent=recent,
         certificates=certificates_of(ctx, ctx.clock(), partners=(partner,)),
+        pmode=effective_pmode(ctx, partner),
         probe=probe.results.get(partner_id) if probe else None,
         sandbox=getattr(ctx.config, "is_sandbox", False),
         parties=PARTIES,
         causes=tuple(c.value for c in SuspensionCause),
         termination_reasons=tuple(r.value for r in TerminationReason),
     )
+
+
+def effective_pmode(ctx: Any, partner: Any) -> tuple[dict[str, Any] | None, str]:
+    """The P-Mode the node pushes to this partner with (the test service's leg), or why it has none."""
+    from node.pmodes import outbound_pmode
+    from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
+
+    try:
+        pmode = outbound_pmode(
+            ctx.config, partner, service=TEST_SERVICE, service_type=None, action=TEST_ACTION
+        )
+    except ValueError as exc:
+        return None, str(exc).splitlines()[0]
+    return dataclasses.asdict(pmode), ""
 
 
 async def partner_minutes(console: Console, req: ConsoleRequest, partner_id: str) -> Response:

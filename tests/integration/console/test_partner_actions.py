@@ -65,6 +65,7 @@ async def test_the_whole_procedure_from_registration_to_termination(node, partne
     assert r.code == 303 and r.header("location") == "/console/partners/th-nsw"
     page = await c.get("/console/partners/th-nsw")
     assert _state(page) == "registered" and "Partner th-nsw registered" in page.text
+    assert 'id="pmode"' in page.text and "signed NRR" in page.text and "flash-error" not in page.text
 
     page = await _act(c, "golive", {"at": "2026-12-01T09:00", "at_tz": "+07:00"})
     assert _flash(page).startswith("error:") and _state(page) == "registered"
