@@ -79,6 +79,9 @@ async def partner_new(console: Console, req: ConsoleRequest) -> Response | Redir
         )
         return console.render(req, "partner_new.html", status=422, f=values, error=error)
     await console.audit(req, "console.partner.add", f"partner:{values['id']}", detail, "ok")
+    probe, added = console.extras.get("probe"), ctx.partners.by_id(values["id"])
+    if probe is not None and added is not None:
+        probe.probe(added)  # its endpoint's status now, not at the next round
     req.session.flash(f"Partner {values['id']} registered.")
     return Redirect(url(f"/partners/{values['id']}"))
 
