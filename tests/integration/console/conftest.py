@@ -127,8 +127,10 @@ class ConsoleNode:
         return Client(self.base)
 
 
-def make_node_dir(directory: Path, *, environment: str = "sandbox") -> Path:
-    create_node_directory(directory, party_id="nsw-vn", port=0, tls=False, environment=environment)
+def make_node_dir(directory: Path, *, environment: str = "sandbox", database_url: str | None = None) -> Path:
+    create_node_directory(
+        directory, party_id="nsw-vn", port=0, tls=False, environment=environment, database_url=database_url
+    )
     add_operator(directory / "node.yaml", OPERATOR, PASSWORD, name="Alice Operator")
     return directory
 
@@ -140,8 +142,14 @@ def environment() -> str:
 
 
 @pytest.fixture
-def node_dir(tmp_path: Path, environment: str) -> Path:
-    return make_node_dir(tmp_path / "node", environment=environment)
+def database_url() -> str | None:
+    """The node's database; None is SQLite under the node directory. A module may use PostgreSQL."""
+    return None
+
+
+@pytest.fixture
+def node_dir(tmp_path: Path, environment: str, database_url: str | None) -> Path:
+    return make_node_dir(tmp_path / "node", environment=environment, database_url=database_url)
 
 
 @pytest_twisted.async_yield_fixture
