@@ -314,6 +314,8 @@ class PartnerConfig:
     agreement: str | None = None
     treaty: str | None = None
     pmode: Mapping[str, Any] = field(default_factory=dict)
+    # Where the entry is in partners.yaml (for error messages); -1 when not from the file.
+    position: int = field(default=-1, compare=False)
 
     def __post_init__(self) -> None:
         if not _PARTNER_ID.match(self.id):
@@ -360,7 +362,7 @@ def _check_endpoint(reader: _Reader, url: str) -> None:
         raise reader.error("endpoint", "plain http is allowed only to a loopback host; use https")
 
 
-def _partner(reader: _Reader, directory: Path) -> PartnerConfig:
+def _partner(reader: _Reader, directory: Path, index: int) -> PartnerConfig:
     pid = reader.str("id", required=True)
     if not _PARTNER_ID.match(pid or ""):
         raise reader.error("id", "must be 1-64 letters, digits, '.', '_' or '-'")
@@ -384,6 +386,7 @@ def _partner(reader: _Reader, directory: Path) -> PartnerConfig:
         agreement=reader.str("agreement"),
         treaty=reader.str("treaty"),
         pmode=dict(pmode),
+        position=index,
     )
 
 
@@ -391,7 +394,7 @@ def parse_partner(entry: Any, index: int, directory: Path) -> PartnerConfig:
     """One partners.yaml entry (at `partners[index]`), checked; ConfigError names the partner and key."""
     name = entry.get("id") if isinstance(entry, dict) else None
     try:
-        return _partner(_Reader(PARTNERS_FILE, f"partners[{index}]", entry), directory)
+        return _partner(_Reader(PARTNERS_FILE, f"partners[{index}]", entry), directory, index)
     except ConfigError as exc:
         raise ConfigError(exc.file, exc.key, exc.message, partner=str(name) if name else None) from None
 

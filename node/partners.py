@@ -32,7 +32,9 @@ def load_certificates(
         else:
             certs = (x509.load_der_x509_certificate(data),)
     except ValueError:
-        raise ConfigError(file, key, f"{path.name} holds no X.509 certificate (PEM or DER)") from None
+        raise ConfigError(
+            file, key, f"{path.name} holds no X.509 certificate (PEM or DER expected)"
+        ) from None
     if not certs:
         raise ConfigError(file, key, f"{path.name} holds no X.509 certificate")
     return certs
@@ -71,8 +73,8 @@ class Partner:
 def _load(directory: Path, errors: list[ConfigError] | None) -> tuple[Partner, ...]:
     configs = load_partners(directory, collect=errors)
     out: list[Partner] = []
-    for index, config in enumerate(configs):
-        prefix = f"partners[{index}]"
+    for config in configs:
+        prefix = f"partners[{config.position}]"
         try:
             signing = load_certificates(config.signing_cert, key=f"{prefix}.signing_cert")
             tls_ca = (
