@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
+
+import pytest
 
 from node.store.database import Database
 from node.store.partners import ensure_partner, partner_state, partner_states
@@ -28,3 +32,27 @@ def test_a_new_partner_starts_registered_and_keeps_its_state_when_ensured_again(
         )
         assert partner_states(session) == {"th": "active"}
         assert partner_state(session, "nobody") is None
+
+
+def test_two_nodes_ensuring_the_same_new_partner_at_once_both_succeed(db: Database, now) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no two inserts can race")
+    other = Database.open(db.url, upgrade=False)
+    result: list[object] = []
+
+    try:
+        with db.session() as first:
+            ensure_partner(first, "th", party_id="TH", now=now)
+            thread = threading.Thread(target=lambda: result.append(_ensure(other, now)))
+            thread.start()
+            time.sleep(0.5)  # the second insert now waits on the first's unique key
+        thread.join(timeout=60)
+    finally:
+        other.close()
+    assert result == ["registered"]
+
+
+def _ensure(database: Database, now) -> str:
+    with database.session() as session:
+        partner = ensure_partner(session, "th", party_id="TH", now=now)
+        return partner.state
