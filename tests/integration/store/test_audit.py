@@ -233,3 +233,30 @@ def test_detail_values_without_a_json_type_are_written_as_text(db: Database, now
         with pytest.raises(TypeError, match="not JSON"):
             audit.append(session, "system:sender", "x", "y", {"blob": object()}, form="scheduler")
         assert audit.verify(session) is None
+
+
+def test_verify_while_others_append_sees_an_unbroken_chain(db: Database, now) -> None:
+    audit = AuditLog(Clock(now))
+    _append(audit, db, 3)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def appender() -> None:
+        try:
+            _append(audit, db, 30)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=appender)
+    thread.start()
+    verdicts = []
+    while not done.is_set():
+        with db.read_session() as session:
+            verdicts.append(audit.verify(session))
+    thread.join(timeout=60)
+    with db.read_session() as session:
+        verdicts.append(audit.verify(session))
+        assert session.query(AuditRecord).count() == 33
+    assert errors == [] and set(verdicts) == {None}
