@@ -6,108 +6,23 @@ Outside CI a missing /usr/bin/chromium or /usr/bin/chromedriver skips these test
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-CHROMIUM = Path(os.environ.get("ASWNODE_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("ASWNODE_CHROMEDRIVER", "/usr/bin/chromedriver"))
-REQUIRED = os.environ.get("ASWNODE_REQUIRE_INTEROP") == "1"
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "tests" / "output" / "screenshots"
-OPERATOR, PASSWORD = "alice", "correct horse battery staple"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1366,1000",
+from browser_kit import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    OPERATOR,
+    PASSWORD,
+    NodeProcess,
+    aswnode,
+    free_port,
+    unavailable,
 )
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"required in CI but unavailable: {reason}")
-    pytest.skip(reason)
-
-
-def aswnode(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """The CLI as an operator runs it; a failure shows its one line."""
-    exe = Path(sys.executable).with_name("aswnode")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from node.cli import main; main()"]
-    result = subprocess.run([*cmd, *args], input=stdin, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"aswnode {' '.join(args)}: {result.stderr.strip()}"
-    return result
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class NodeProcess:
-    """A node directory and its `aswnode serve` process."""
-
-    directory: Path
-    party_id: str
-    port: int
-    log: Path
-    tls: bool = False
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
-
-    @property
-    def tls_cert(self) -> Path:
-        return self.directory / "keys" / "tls.pem"
-
-    @property
-    def signing_cert(self) -> Path:
-        return self.directory / "keys" / "signing.pem"
-
-    def start(self) -> None:
-        exe = Path(sys.executable).with_name("aswnode")
-        cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from node.cli import main; main()"]
-        out = self.log.open("ab")
-        self.process = subprocess.Popen([*cmd, "serve", str(self.directory)], stdout=out, stderr=out)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"node {self.party_id} exited: {self.log.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError(f"node {self.party_id} did not listen on {self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
 
 
 @pytest.fixture
@@ -140,13 +55,13 @@ def make_node(tmp_path: Path) -> Iterator[object]:
 def chromium() -> tuple[Path, Path]:
     for path in (CHROMIUM, CHROMEDRIVER):
         if not path.exists():
-            _unavailable(
+            unavailable(
                 f"{path} is missing: apt-get install chromium chromium-driver (ops/test does it as root)"
             )
     try:
         import selenium  # noqa: F401
     except ImportError:
-        _unavailable("selenium is not installed (pip install -e '.[test]')")
+        unavailable("selenium is not installed (pip install -e '.[test]')")
     return CHROMIUM, CHROMEDRIVER
 
 
@@ -168,22 +83,3 @@ def browser(chromium: tuple[Path, Path]) -> Iterator[object]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
-
-
-def screenshot(driver: object, name: str) -> Path:
-    """Save the whole page (not only the viewport) as tests/output/screenshots/<name>.png."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    height = driver.execute_script("return document.documentElement.scrollHeight")  # type: ignore[attr-defined]
-    driver.set_window_size(1366, max(900, min(int(height) + 40, 4000)))  # type: ignore[attr-defined]
-    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
-    driver.set_window_size(1366, 1000)  # type: ignore[attr-defined]
-    return path
-
-
-def json_line(text: str) -> dict[str, object]:
-    """The last JSON object a CLI command printed."""
-    for line in reversed(text.strip().splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    raise AssertionError(f"no JSON in {text!r}")

@@ -6,7 +6,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import OPERATOR, PASSWORD, aswnode, json_line, screenshot
+from browser_kit import OPERATOR, PASSWORD, aswnode, json_line, screenshot
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import OPERATOR, PASSWORD, aswnode, json_line, screenshot
+from browser_kit import OPERATOR, PASSWORD, aswnode, json_line, screenshot
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait

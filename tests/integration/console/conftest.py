@@ -165,28 +165,3 @@ async def node(node_dir: Path) -> AsyncIterator[ConsoleNode]:
         stop()
         await port.stopListening()
         ctx.db.close()
-
-
-def seed_message(
-    node: ConsoleNode, message_id: str, *, partner: str = "th-nsw", failed: bool = False, **kw: Any
-) -> int:
-    """An outbound message in the real database, `failed` after one attempt when asked."""
-    from node.store.messages import create_outbound, mark_failed
-
-    now = node.clock()
-    with node.ctx.db.session() as s:
-        m = create_outbound(
-            s,
-            partner_id=partner,
-            message_id=message_id,
-            service="svc",
-            action="act",
-            payloads=(),
-            now=now,
-            **kw,
-        )
-        if failed:
-            m.state, m.attempts = "sending", 1  # as the sender's claim leaves it
-            s.flush()
-            assert mark_failed(s, m.id, claimer=None, error="HTTP 503 from the partner", now=now)
-        return m.id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest_twisted
+from console_kit import seed_message
 
 CSP_PARTS = ("default-src 'self'", "frame-ancestors 'none'", "script-src 'self'")
 
@@ -34,8 +35,6 @@ async def test_pages_are_not_cached_and_name_no_outside_host(node):
 async def test_a_post_without_the_csrf_token_is_refused(node):
     c = node.client()
     await c.login()
-    from conftest import seed_message
-
     pk = seed_message(node, "m-csrf@nsw-vn", failed=True)
     r = await c.post(f"/console/messages/{pk}/resend", {})
     assert r.code == 403 and "CSRF" in r.text
@@ -95,8 +94,6 @@ async def test_an_unknown_page_is_a_404_without_internals(node):
 
 @pytest_twisted.ensureDeferred
 async def test_the_dashboard_charts_count_the_messages_of_each_hour(node):
-    from conftest import seed_message
-
     for i in range(3):
         seed_message(node, f"m-{i}@nsw-vn")
     seed_message(node, "m-bad@nsw-vn", failed=True)

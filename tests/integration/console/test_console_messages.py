@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest_twisted
-from conftest import seed_message
+from console_kit import seed_message
 from sqlalchemy import select
 
 from node.store.models import AuditRecord, Message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import pytest_twisted
-from conftest import seed_message
+from console_kit import seed_message
 
 pytestmark = pytest.mark.postgres
 
