@@ -100,3 +100,37 @@ def test_a_receipt_from_a_partner_with_another_certificate_is_invalid_and_retrie
     assert "EBMS:0302" in failed["last_error"]
     # b stored it once: the retry was answered as a duplicate, with the same (unverifiable) receipt.
     assert len(b.messages("inbound")) == 1
+
+
+def test_a_late_receipt_pushed_on_its_own_closes_a_failed_message(nodes, poster) -> None:  # type: ignore[no-untyped-def]
+    a, b = nodes.pair(tls=False)
+    a.start()
+    b.start()
+    [message_id] = a.enqueue("node-b", [b"<doc/>"])
+    row = a.wait_for(lambda: (m := a.messages("outbound")[0])["state"] == "delivered" and m, what="delivered")
+    receipt = a.blobs.read_bytes(row["receipt_digest"], 1 << 20)
+    from sqlalchemy import update
+
+    from node.store.models import Message
+
+    with a.db.session() as session:  # as if its retries had been spent before the receipt came
+        session.execute(
+            update(Message).where(Message.id == row["pk"]).values(state="failed", receipt_status=None)
+        )
+    status, _, _ = poster(a.endpoint, receipt, "application/soap+xml; charset=UTF-8")
+    assert status == 200
+    closed = a.messages("outbound")[0]
+    assert (closed["message_id"], closed["state"]) == (message_id, "delivered")
+    assert any(e.action == "as4.receipt" and e.subject == f"message:{message_id}" for e in a.audit())
+
+
+def test_a_pushed_receipt_not_signed_by_the_partner_is_refused(nodes, poster, foreign) -> None:  # type: ignore[no-untyped-def]
+    a, b = nodes.pair(tls=False)
+    a.start()
+    b.start()
+    a.enqueue("node-b", [b"<doc/>"])
+    row = a.wait_for(lambda: (m := a.messages("outbound")[0])["state"] == "delivered" and m, what="delivered")
+    receipt = a.blobs.read_bytes(row["receipt_digest"], 1 << 20)
+    forged = receipt.replace(b"RefToMessageId>", b"RefToMessageId> ", 1)
+    status, _, answer = poster(a.endpoint, forged, "application/soap+xml; charset=UTF-8")
+    assert status == 500 and foreign.error_codes(answer)
