@@ -106,7 +106,7 @@ def smtp_server() -> Iterator[Mailbox]:
 @pytest.fixture
 def node(tmp_path):  # type: ignore[no-untyped-def]
     """A production node with partner `th`, its Procedure on real SQLite, and a settable clock."""
-    from procedure_fixtures import make_node
+    from lifecycle_procedure_fixtures import make_node
 
     yield from make_node(tmp_path)
 
@@ -114,7 +114,7 @@ def node(tmp_path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def mailing_node(tmp_path, smtp_server):  # type: ignore[no-untyped-def]
     """As `node`, with node.yaml smtp: pointing at the real test SMTP server, and an extra recipient."""
-    from procedure_fixtures import make_node
+    from lifecycle_procedure_fixtures import make_node
 
     sections = {
         "smtp": {"host": smtp_server.host, "port": smtp_server.port, "from": "nsw@example.vn"},
