@@ -157,7 +157,7 @@ class InboundProcessor:
         if partner is None:
             # partners.yaml may have changed under a running node (partners add): read it again once.
             try:
-                directory.reload()
+                directory.maybe_reload()
             except Exception:  # a broken file keeps the registry we have
                 log.warning("partners.yaml could not be reloaded")
             for party_id in message.from_party.party_ids:

@@ -65,6 +65,7 @@ RESPONSE_LIMIT = 4 * 1024 * 1024
 CONNECT_TIMEOUT = 10.0
 RESPONSE_TIMEOUT = 100.0
 LEASE = timedelta(seconds=180)
+HOLD = timedelta(seconds=60)
 
 
 # -- claiming (worker thread, one transaction) ----------------------------------------------------
@@ -349,7 +350,17 @@ class Sender:
         ctx = self.ctx
         partner = ctx.partners.by_id(message.partner_id)
         if partner is None:
+            try:
+                ctx.partners.maybe_reload()
+            except Exception:  # a broken file keeps the registry we have; the message fails below
+                log.warning("partners.yaml does not load")
+            partner = ctx.partners.by_id(message.partner_id)
+        if partner is None:
             await self._settle_failed(message, "the partner is no longer in partners.yaml", None)
+            return
+        refusal = await self._lifecycle_refusal(message)
+        if refusal is not None:
+            await self._hold(message, refusal)
             return
         if message.wire_digest is None:
             try:
@@ -386,6 +397,46 @@ class Sender:
             await self._settle_failed(message, f"HTTP {status}: partner refused: {text}", "error")
         else:
             await self._settle_retry(message, partner, f"HTTP {status}: partner answered {text}", "error")
+
+    async def _lifecycle_refusal(self, message: _Claimed) -> str | None:
+        """Why the partner may not get this message now (suspended, not yet active), or None."""
+        from node.registry import partner_state
+        from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
+
+        try:
+            from node.lifecycle import may_exchange
+        except ImportError:
+            return None
+        sandbox = self.ctx.config.is_sandbox
+        state = await self.ctx.db.read(lambda s: partner_state(s, message.partner_id, sandbox=sandbox))
+        test = message.service == TEST_SERVICE and message.action == TEST_ACTION
+        refusal = may_exchange(state, test_message=test, direction="outbound")
+        return None if refusal is None else str(refusal)
+
+    async def _hold(self, message: _Claimed, reason: str) -> None:
+        """Back in the queue, this attempt not counted: the partner's state, not the message, stops it."""
+        from node.store.models import Message, MessageState
+
+        ctx = self.ctx
+
+        def hold(session: Session) -> None:
+            now = ctx.clock()
+            session.execute(
+                update(Message)
+                .where(Message.id == message.pk, Message.claimed_by == self.claimer)
+                .values(
+                    state=MessageState.PENDING,
+                    claimed_by=None,
+                    lease_until=None,
+                    attempts=Message.attempts - 1,
+                    next_attempt_at=now + HOLD,
+                    last_error=f"held: {reason}"[:1000],
+                    updated_at=now,
+                )
+            )
+
+        await ctx.db.run(hold)
+        log.info("holding %s: %s", message.message_id_for_log, reason)
 
     def _build(self, message: _Claimed, partner: Partner) -> _Claimed:
         """Worker thread: build the AS4 message once, keep the wire bytes and what was signed."""

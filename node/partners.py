@@ -98,6 +98,8 @@ class PartnerDirectory:
         self._lock = threading.Lock()
         self._by_id: dict[str, Partner] = {}
         self._by_party: dict[str, list[Partner]] = {}
+        self._stamp: tuple[float, int] | None = None
+        self.listeners: list[Any] = []  # called with the directory after every reload
         self.reload()
 
     @classmethod
@@ -110,7 +112,26 @@ class PartnerDirectory:
             errors.append(exc)
         return errors
 
+    def _file_stamp(self) -> tuple[float, int] | None:
+        try:
+            stat = (self.directory / PARTNERS_FILE).stat()
+        except OSError:
+            return None
+        return (stat.st_mtime, stat.st_size)
+
+    def maybe_reload(self) -> bool:
+        """Reload when partners.yaml changed on disk (`partners add` beside a running node); True if it did.
+
+        A file that does not load keeps the registry we have (ConfigError propagates for the log).
+        """
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return False
+        self.reload()
+        return True
+
     def reload(self) -> None:
+        stamp = self._file_stamp()
         partners = _load(self.directory, None)
         by_id = {p.id: p for p in partners}
         by_party: dict[str, list[Partner]] = {}
@@ -119,6 +140,9 @@ class PartnerDirectory:
         with self._lock:
             self._by_id = by_id
             self._by_party = by_party
+            self._stamp = stamp
+        for listener in list(self.listeners):
+            listener(self)
 
     def __iter__(self) -> Iterator[Partner]:
         with self._lock:

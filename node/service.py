@@ -6,9 +6,9 @@ import importlib
 import logging
 from typing import Any
 
-from twisted.internet import defer
+from twisted.internet import defer, task
 
-from node.config import NodeConfig
+from node.config import ConfigError, NodeConfig
 from node.context import NodeContext, utc_now
 from node.nodedir import load_signing_identity
 from node.partners import PartnerDirectory
@@ -18,6 +18,7 @@ __all__ = ["COMPONENTS", "RunningNode", "attach_components", "build_context", "s
 log = logging.getLogger("aswnode.service")
 
 # Components other helpers own, mounted by module name (NODE-CONTRACT.md).
+PARTNERS_WATCH_SECONDS = 2.0
 COMPONENTS = ("node.api", "node.ops_endpoints", "node.console", "node.lifecycle")
 
 
@@ -92,6 +93,7 @@ class RunningNode:
         self.port: Any = None
         self.tls: Any = None
         self.scheduler: Any = None
+        self._watch: Any = None
 
     async def start(self) -> None:
         from node.server import listen
@@ -104,6 +106,13 @@ class RunningNode:
                 config.keys.tls_key, config.keys.tls_cert, self.ctx.partners.tls_client_cas()
             )
         self.port = listen(self.ctx, self.site, tls=self.tls)
+        if self.tls is not None:
+            self.ctx.partners.listeners.append(
+                lambda partners: self.tls.update_client_cas(partners.tls_client_cas())
+            )
+        self._watch = task.LoopingCall(self._watch_partners)
+        self._watch.clock = self.ctx.reactor
+        self._watch.start(PARTNERS_WATCH_SECONDS, now=False)
         starters = [m for m in self.components if hasattr(m, "start")]
         if starters:
             from apscheduler.schedulers.twisted import TwistedScheduler
@@ -126,14 +135,21 @@ class RunningNode:
         return f"{scheme}://{config.listen.host}:{self.listening_port}/as4"
 
     def reload_partners(self) -> None:
-        """Reread partners.yaml; the TLS client CAs follow."""
+        """Reread partners.yaml; the TLS client CAs follow (a listener of the directory)."""
         self.ctx.partners.reload()
-        if self.tls is not None:
-            self.tls.update_client_cas(self.ctx.partners.tls_client_cas())
+
+    def _watch_partners(self) -> None:
+        try:
+            if self.ctx.partners.maybe_reload():
+                log.info("partners.yaml changed: %d partner(s) loaded", len(self.ctx.partners))
+        except ConfigError as exc:
+            log.error("partners.yaml changed but does not load, keeping the partners we have: %s", exc)
 
     async def stop(self) -> None:
         """Stop accepting, answer what is being received, let in-flight sends finish, close."""
         log.info("stopping: no new connections; finishing what is in flight")
+        if self._watch is not None and self._watch.running:
+            self._watch.stop()
         if self.port is not None:
             await defer.maybeDeferred(self.port.stopListening)
         await self.root.as4.drain()

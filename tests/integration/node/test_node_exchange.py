@@ -113,3 +113,33 @@ def test_serve_refuses_a_broken_directory_in_one_line(tmp_path) -> None:  # type
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "node.yaml" in result.stderr
+
+
+def test_partners_added_beside_a_running_sandbox_node_exchange_at_once(nodes) -> None:  # type: ignore[no-untyped-def]
+    a = nodes.make("node-a")
+    b = nodes.make("node-b")
+    a.start()
+    b.start()
+    # Registered while both run (mutual TLS, so the TLS client CAs must follow too).
+    a.knows(b, mtls=True)
+    b.knows(a, mtls=True)
+    ids = a.enqueue("node-b", [b"<late-partner/>"])
+    a.wait_for(lambda: a.messages("outbound")[0]["state"] == "delivered", what="delivery to the new partner")
+    assert [m["message_id"] for m in b.messages("inbound")] == ids
+
+
+def test_a_suspended_partner_gets_nothing_and_its_messages_wait(nodes) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from node.store.models import Partner
+
+    a, b = nodes.pair(tls=False)
+    with a.db.session() as session:
+        session.execute(update(Partner).where(Partner.id == "node-b").values(state="suspended"))
+    a.start()
+    b.start()
+    a.enqueue("node-b", [b"<held/>"])
+    held = a.wait_for(lambda: (m := a.messages("outbound")[0])["last_error"] and m, what="the message held")
+    assert held["state"] == "pending" and held["attempts"] == 0
+    assert held["last_error"].startswith("held: partner is suspended")
+    assert b.messages("inbound") == []
