@@ -119,8 +119,8 @@ class OperatorApi(resource.Resource):
         request.write(json.dumps(body, default=str).encode("utf-8"))
         request.finish()
 
-    def _operator(self, request: server.Request) -> str:
-        header = request.getHeader(b"authorization") or ""
+    def _operator(self, header: str) -> str:
+        """The operator behind an Authorization header (scrypt check: run it in a thread)."""
         if not header.lower().startswith("basic "):
             raise ApiError(401, "operator login required (HTTP Basic, node.yaml operators:)")
         try:
@@ -150,7 +150,8 @@ class OperatorApi(resource.Resource):
             if not found:
                 raise ApiError(404, f"no operator route {method} /{path}")
             handler, match = found[0]
-            operator = await threads.deferToThread(self._operator, request)
+            header = (request.getHeader(b"authorization") or b"").decode("latin-1")
+            operator = await threads.deferToThread(self._operator, header)
             body: dict[str, Any] = {}
             if method == "POST":
                 raw = request.content.read(MAX_BODY + 1) if request.content else b""

@@ -20,20 +20,8 @@ from typing import Any
 
 import pytest
 import yaml
+from lifecycle_harness import harness
 
-
-def _load_harness() -> Any:
-    import importlib.util
-
-    path = Path(__file__).resolve().parent.parent / "node" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("lifecycle_e2e_node_harness", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
 SAMPLE = Path(__file__).with_name("ephyto-sample.json")
 LIMIT = 1024 * 1024
 
