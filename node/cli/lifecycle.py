@@ -253,3 +253,122 @@ def register(cli: click.Group) -> None:
         lifecycle_group,
     ):
         cli.add_command(command)
+
+
+def _owner(value: str) -> tuple[str, str]:
+    kind, sep, owner_id = value.partition(":")
+    if not sep or kind not in ("partner", "ministry", "node", "operator") or not owner_id:
+        raise OperatorError(f"--owner {value!r}: use partner:ID, ministry:ID or node:ID")
+    return kind, owner_id
+
+
+@lifecycle_group.command("register-cert")
+@directory_argument
+@click.option("--owner", required=True, metavar="KIND:ID", help="partner:ID, ministry:ID or node:ID.")
+@click.option("--cert", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True)
+@click.option(
+    "--reason",
+    type=click.Choice(["initial", "renewal", "key_change", "revocation"]),
+    default="initial",
+    show_default=True,
+    help="Renewal/key change: the previous certificate stays accepted during --overlap-days.",
+)
+@click.option("--overlap-days", type=click.IntRange(0, 365), default=30, show_default=True)
+@actor_option
+def register_cert_command(
+    directory: Path, owner: str, cert: Path, reason: str, overlap_days: int, actor: str | None
+) -> None:
+    """Register a signing certificate (subject, serial, validity; seed 001 Art. 12), or its revocation."""
+    from datetime import timedelta
+
+    from cryptography import x509
+
+    from node.lifecycle.certificates import RegistrationReason, register_certificate
+
+    kind, owner_id = _owner(owner)
+    try:
+        certificate = x509.load_pem_x509_certificate(cert.read_bytes())
+    except ValueError:
+        raise OperatorError(f"--cert {cert}: not a PEM certificate") from None
+    with open_node(directory) as (_config, db, procedure):
+
+        def register(session):  # type: ignore[no-untyped-def]
+            try:
+                row = register_certificate(
+                    session,
+                    procedure,
+                    actor_of(actor),
+                    owner_kind=kind,
+                    owner_id=owner_id,
+                    certificate=certificate,
+                    reason=RegistrationReason(reason),
+                    overlap=timedelta(days=overlap_days),
+                )
+            except ValueError as exc:
+                raise OperatorError(str(exc)) from None
+            return {
+                "owner": owner,
+                "subject": row.subject,
+                "serial": row.serial,
+                "status": row.status,
+                "not_before": row.not_before.isoformat(),
+                "not_after": row.not_after.isoformat(),
+            }
+
+        echo_json(operate(db, register))
+
+
+@lifecycle_group.command("certificates")
+@directory_argument
+def certificates_command(directory: Path) -> None:
+    """Every certificate registration, with its status (active, superseded, revoked) and validity."""
+    from sqlalchemy import select
+
+    from node.store.lifecycle_models import CertificateRegistration as Row
+
+    with open_node(directory) as (_config, db, _procedure):
+        echo_json(
+            operate(
+                db,
+                lambda s: [
+                    {
+                        "owner": f"{r.owner_kind}:{r.owner_id}",
+                        "subject": r.subject,
+                        "serial": r.serial,
+                        "status": r.status,
+                        "reason": r.reason,
+                        "not_after": r.not_after.isoformat(),
+                        "overlap_until": r.overlap_until.isoformat() if r.overlap_until else None,
+                    }
+                    for r in s.scalars(select(Row).order_by(Row.id))
+                ],
+            )
+        )
+
+
+@lifecycle_group.command("focal-point")
+@directory_argument
+@click.option("--owner", required=True, metavar="KIND:ID", help="ministry:ID, partner:ID or operator:ID.")
+@click.option("--name", required=True)
+@click.option("--position", default="")
+@click.option("--phone", default="")
+@click.option("--email", required=True, help="Where notices are e-mailed.")
+def focal_point_command(
+    directory: Path, owner: str, name: str, position: str, phone: str, email: str
+) -> None:
+    """Register a focal point for connection (Decree 47 Art. 7): it receives the notices."""
+    from node.store.lifecycle_models import FocalPoint
+
+    kind, owner_id = _owner(owner)
+    if "@" not in email:
+        raise OperatorError(f"--email {email!r}: not an e-mail address")
+    with open_node(directory) as (_config, db, _procedure):
+        operate(
+            db,
+            lambda s: s.add(
+                FocalPoint(
+                    owner_kind=kind, owner_id=owner_id, name=name, position=position, phone=phone, email=email
+                )
+            ),
+        )
+    click.echo(f"focal point {name} <{email}> registered for {owner}")

@@ -86,3 +86,36 @@ def test_terminate_accepts_only_an_art_13_reason(sandbox_cli) -> None:  # type: 
 def test_the_table_is_printed_with_its_articles(sandbox_cli) -> None:  # type: ignore[no-untyped-def]
     table = sandbox_cli.run("lifecycle", "table").stdout
     assert "tested      --announce" in table and "Art. 10.4" in table and "[sandbox only]" in table
+
+
+def test_certificates_and_focal_points_are_registered_by_command(sandbox_cli) -> None:  # type: ignore[no-untyped-def]
+    d, cert = str(sandbox_cli.directory), str(sandbox_cli.signing_cert)
+    row = json.loads(
+        sandbox_cli.run("lifecycle", "register-cert", d, "--owner", "partner:far", "--cert", cert).stdout
+    )
+    assert row["status"] == "active" and row["serial"] and row["not_after"]
+    again = sandbox_cli.run(
+        "lifecycle", "register-cert", d, "--owner", "partner:far", "--cert", cert, ok=False
+    )
+    assert again.returncode == 1 and "already registered" in again.stderr
+    sandbox_cli.run(
+        "lifecycle", "register-cert", d, "--owner", "partner:far", "--cert", cert, "--reason", "revocation"
+    )
+    listed = json.loads(sandbox_cli.run("lifecycle", "certificates", d).stdout)
+    assert [r["status"] for r in listed] == ["revoked"]
+    sandbox_cli.run(
+        "lifecycle", "focal-point", d, "--owner", "ministry:mard", "--name", "Lan", "--email", "lan@mard.vn"
+    )
+    out = sandbox_cli.run("suspend", d, "far", "--reason", "spam", "--restore-step", "stop").stderr
+    assert "not e-mailed" in out
+    from node.config import NodeConfig
+    from node.store.database import Database
+    from node.store.lifecycle_models import Notice
+
+    db = Database.open(NodeConfig.load(d).database_url, upgrade=False)
+    try:
+        with db.read_session() as session:
+            [notice] = session.query(Notice).all()
+            assert "lan@mard.vn" in notice.recipients
+    finally:
+        db.close()
