@@ -234,8 +234,9 @@ def record_command(
 @directory_argument
 @click.argument("partner")
 @click.option("--show", is_flag=True, help="Show the latest minutes instead of drawing up new ones.")
+@click.option("--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True)
 @actor_option
-def minutes_command(directory: Path, partner: str, show: bool, actor: str | None) -> None:
+def minutes_command(directory: Path, partner: str, show: bool, fmt: str, actor: str | None) -> None:
     """Draw up PARTNER's minutes from the latest result of every case, signed with the node's key (step 3).
 
     Prints the minutes, their digest, signature and confirmations as JSON.
@@ -243,7 +244,15 @@ def minutes_command(directory: Path, partner: str, show: bool, actor: str | None
     with open_node(directory) as (_config, db, procedure):
         if not show:
             operate(db, procedure.draw_up_minutes, actor_of(actor), partner)
-        echo_json(operate(db, procedure.minutes_document, partner))
+        document = operate(db, procedure.minutes_document, partner)
+    if fmt == "html":
+        from node.conntest.canonical import canonical_json
+        from node.conntest.minutes import SignedMinutes
+
+        signed = SignedMinutes(canonical_json(document["minutes"]), document["signature"])
+        click.echo(signed.render_html(document["confirmations"]))
+    else:
+        echo_json(document)
 
 
 @conntest_group.command("confirm")

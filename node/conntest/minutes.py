@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,36 @@ class SignedMinutes:
 
     def to_json(self) -> dict[str, Any]:
         return {"minutes": self.document, "digest": self.digest, "signature": dict(self.signature)}
+
+    def render_html(self, confirmations: Iterable[Mapping[str, Any]] = ()) -> str:
+        """A readable, print-ready page of the minutes with their digest and the parties' confirmations."""
+        doc = self.document
+        rows = "".join(
+            f"<tr><td>{escape(c['id'])}</td><td>{escape(c['purpose'])}</td><td>{escape(c['outcome'])}</td>"
+            f"<td>{escape(c.get('detail') or '')}</td><td>{escape(str(c.get('finished_at') or ''))}</td>"
+            f"<td><small>{escape(', '.join(f'{k}={v}' for k, v in (c.get('evidence') or {}).items()))}"
+            "</small></td></tr>"
+            for c in doc["cases"]
+        )
+        signed = "".join(
+            f"<li>{escape(c['role'])}: {escape(c['name'])} {escape(c.get('organisation') or '')} "
+            f"({escape(c['at'])})</li>"
+            for c in confirmations
+        )
+        title = f"Connection test minutes — {escape(doc['partner_id'])}"
+        return (
+            f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #888;padding:4px 8px;vertical-align:top}</style></head><body>"
+            f"<h1>{title}</h1><p>{escape(doc['article'])}. "
+            f"Outcome: <strong>{escape(doc['outcome'])}</strong>."
+            f" Drawn up {escape(doc['drawn_up_at'])} by {escape(doc['node']['party_id'])}.</p>"
+            f"<p>Digest <code>{escape(self.digest)}</code>, signed {escape(str(self.signature.get('alg')))}; "
+            f"plan <code>{escape(doc['plan_digest'])}</code>.</p>"
+            "<table><thead><tr><th>Case</th><th>Purpose</th><th>Result</th><th>Detail</th><th>Finished</th>"
+            f"<th>Evidence</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"<h2>Confirmations</h2><ul>{signed or '<li>none yet</li>'}</ul></body></html>\n"
+        )
 
 
 def draw_up_minutes(

@@ -30,6 +30,7 @@ def test_the_procedure_by_command_line_ends_in_an_announced_go_live(production_c
     ids = [case["id"] for case in plan["cases"]]
     node.run("conntest", "record", d, "far", *ids, "X-1", "--passed", "--evidence", "message_id=m-1")
     minutes = json.loads(node.run("conntest", "minutes", d, "far").stdout)
+    assert minutes["digest"] in node.run("conntest", "minutes", d, "far", "--show", "--format", "html").stdout
     assert minutes["minutes"]["outcome"] == "passed" and minutes["signature"]["alg"] == "PS256"
     golive_too_early = node.run("golive", d, "far", "--at", "2030-01-01T00:00:00Z", ok=False)
     assert "no go-live without minutes" in golive_too_early.stderr

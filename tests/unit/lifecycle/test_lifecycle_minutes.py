@@ -98,3 +98,12 @@ def test_a_case_without_result_is_not_run_and_the_test_fails(signer: NodeSigner)
 def test_a_failed_case_must_say_why() -> None:
     with pytest.raises(ValueError, match="what failed"):
         CaseResult("F-1", Outcome.FAILED, NOW.isoformat(), NOW.isoformat())
+
+
+def test_the_minutes_page_lists_every_case_with_its_result_and_the_confirmations(signer: NodeSigner) -> None:
+    signed = minutes(signer, all_passed()[:-1])
+    page = signed.render_html([{"role": "ministry", "name": "Lan <MARD>", "at": NOW.isoformat()}])
+    assert signed.digest in page and "not_run" in page and "passed" in page
+    assert "Lan &lt;MARD&gt;" in page
+    for case in PLAN.cases:
+        assert f"<td>{case.id}</td>" in page
