@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 from twisted.internet import defer, protocol, task, threads
-from twisted.web.client import Agent
+from twisted.web.client import Agent, RequestGenerationFailed, ResponseFailed, ResponseNeverReceived
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
@@ -140,6 +140,7 @@ class Exchange:
             client_cert_file=config.keys.tls_cert,
         )
         self.agent = Agent(env.reactor, contextFactory=policy, connectTimeout=10)
+        config.spool_dir.mkdir(parents=True, exist_ok=True)
 
     def build(self, payloads: Sequence[tuple[str, ByteSource]], spools: TempSpools) -> OutboundMessage:
         """A signed (and, per P-Mode, compressed and encrypted) test-service UserMessage. Blocking."""
@@ -413,13 +414,26 @@ async def too_large(env: RunEnvironment, case: TestCase) -> CheckOutcome:
     exchange = _exchange(env)
     size = env.plan.max_message_bytes + 64 * 1024
     evidence = {"payload_bytes": str(size), "agreed_max_bytes": str(env.plan.max_message_bytes)}
+    spools = TempSpools(env.config.spool_dir)
     try:
-        sent, answer, outcome = await exchange.send([("application/octet-stream", Incompressible(size, 1))])
-    except Exception as exc:  # the partner may close the connection while we are still sending
-        return CheckOutcome(
-            True, f"refused: the partner closed the connection ({type(exc).__name__})", evidence
+        sent = await threads.deferToThread(
+            exchange.build, [("application/octet-stream", Incompressible(size, 1))], spools
         )
-    evidence.update(message_id=sent.message_id, http_status=str(answer.status), answer_digest=answer.digest)
+        evidence["message_id"] = sent.message_id
+        try:
+            answer = await exchange.post(sent.content_type, sent.body)
+        except (ResponseNeverReceived, ResponseFailed, RequestGenerationFailed) as exc:
+            # The partner cut the upload short: a refusal, as long as it had accepted the connection.
+            return CheckOutcome(
+                True, f"refused: the partner closed the connection ({type(exc).__name__})", evidence
+            )
+    finally:
+        spools.close()
+    try:
+        outcome: Any = await exchange.read(answer, sent)
+    except EbmsException as exc:
+        outcome = exc
+    evidence.update(http_status=str(answer.status), answer_digest=answer.digest)
     if isinstance(outcome, ReceiptOutcome):
         return CheckOutcome(
             False, f"the partner RECEIPTED a message of {size} bytes, above the agreed limit", evidence
