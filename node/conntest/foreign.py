@@ -354,10 +354,14 @@ async def bad_signature(env: RunEnvironment, case: TestCase) -> CheckOutcome:
         outcome: Any = await exchange.read(answer, sent)
     except EbmsException as exc:
         outcome = exc
-    if isinstance(outcome, ErrorOutcome):
+    if isinstance(outcome, ErrorOutcome) and outcome.signal is not None:
         codes = ", ".join(e.code for e in outcome.errors)
         evidence["ebms_errors"] = codes
         return CheckOutcome(True, f"refused with an ebMS error ({codes})", evidence)
+    if isinstance(outcome, ErrorOutcome):
+        return CheckOutcome(
+            False, f"refused with a SOAP fault, not an ebMS error signal: {outcome.errors}", evidence
+        )
     if isinstance(outcome, ReceiptOutcome):
         return CheckOutcome(
             False, "the partner RECEIPTED a message whose signature does not verify", evidence

@@ -208,6 +208,7 @@ class Procedure:
             max_message_bytes=max_message_bytes,
         )
         self._store_plan(session, actor, plan)
+        self._register_partner_certificates(session, actor, config)
         state = self.state(session, partner_id)
         if state is State.REGISTERED:
             self.apply(
@@ -228,6 +229,34 @@ class Procedure:
                 evidence={"plan_digest": plan.digest},
             )
         return plan
+
+    def _register_partner_certificates(self, session: Session, actor: str, config: PartnerConfig) -> None:
+        """seed 001 Art. 12: the partner's signing certificate(s) registered, if not yet (initial)."""
+        from node.lifecycle.certificates import RegistrationReason, fingerprint, register_certificate
+        from node.partners import load_certificates
+        from node.store.lifecycle_models import CertificateRegistration
+
+        known = set(
+            session.scalars(
+                select(CertificateRegistration.fingerprint).where(
+                    CertificateRegistration.owner_kind == "partner",
+                    CertificateRegistration.owner_id == config.id,
+                )
+            )
+        )
+        for certificate in load_certificates(config.signing_cert):
+            if fingerprint(certificate) not in known:
+                reason = RegistrationReason.RENEWAL if known else RegistrationReason.INITIAL
+                register_certificate(
+                    session,
+                    self,
+                    actor,
+                    owner_kind="partner",
+                    owner_id=config.id,
+                    certificate=certificate,
+                    reason=reason,
+                )
+                known.add(fingerprint(certificate))
 
     def _store_plan(self, session: Session, actor: str, plan: ConnectionTestPlan) -> ConntestPlan:
         row = ConntestPlan(

@@ -224,3 +224,12 @@ def test_a_force_majeure_suspension_of_all_is_immediate(node) -> None:  # type: 
     node.do(node.procedure.resume, "operator:alice", None, evidence="power restored, checks green")
     with pytest.raises(LifecycleError, match="no suspension of all"):
         node.do(node.procedure.resume, "operator:alice", None, evidence="again")
+
+
+def test_drawing_up_the_plan_registers_the_partners_signing_certificate(node) -> None:  # type: ignore[no-untyped-def]
+    from node.store.lifecycle_models import CertificateRegistration
+
+    node.do(node.procedure.draw_up_plan, "operator:alice", "th")
+    node.do(node.procedure.draw_up_plan, "operator:alice", "th")
+    [row] = node.do(lambda s: list(s.scalars(select(CertificateRegistration))))
+    assert row.owner_id == "th" and row.reason == "initial" and row.status == "active" and row.serial
