@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from twisted.internet import threads
+from twisted.internet import defer, threads
 
 from node.context import NodeContext
 from node.partners import Partner
@@ -111,7 +111,8 @@ class InboundProcessor:
             partner = self._partner_for(user_message)
             self._check_tls(partner, tls_chain, ref)
             test = is_test_message(user_message)
-            await self._check_lifecycle(partner, test, ref)
+            state, earlier_row = await self._look_up(partner, ref)
+            self._check_lifecycle(state, test, ref)
             policy = inbound_policy(partner)
             window = timedelta(seconds=policy["duplicate_window_seconds"])
             self._check_timestamp(user_message, window)
@@ -124,10 +125,10 @@ class InboundProcessor:
                 limits=self.limits,
                 spool=spools,
             )
-            earlier = await self._earlier(partner, ref, window)
-            if earlier is not None:
-                return earlier
-            staged = await threads.deferToThread(self._stage, received, body)
+            # A duplicate is recognised only once it verified: the original receipt is for the sender.
+            if earlier_row is not None:
+                return await self._answer_duplicate(partner, ref, window, earlier_row)
+            staged = await self._stage(received, body)
             try:
                 await ctx.db.run(self._store, partner, received, staged, content_type, test)
             except IntegrityError:
@@ -199,9 +200,19 @@ class InboundProcessor:
                 ref_to_message_id=ref,
             )
 
-    async def _check_lifecycle(self, partner: Partner, test: bool, ref: str) -> None:
+    async def _look_up(self, partner: Partner, message_id: str) -> tuple[str, Any]:
+        """In one read: the partner's lifecycle state and an earlier copy of this message, if any."""
+        from node.store.messages import find_received
+
         sandbox = self.ctx.config.is_sandbox
-        state = await self.ctx.db.read(lambda s: partner_state(s, partner.id, sandbox=sandbox))
+
+        def look_up(session: Any) -> tuple[str, Any]:
+            state = partner_state(session, partner.id, sandbox=sandbox)
+            return state, find_received(session, partner_id=partner.id, message_id=message_id)
+
+        return await self.ctx.db.read(look_up)
+
+    def _check_lifecycle(self, state: str, test: bool, ref: str) -> None:
         try:
             from node.lifecycle import may_exchange
         except ImportError:
@@ -227,10 +238,15 @@ class InboundProcessor:
         """The original receipt for a duplicate within the window; a replay after it is refused."""
         from node.store.messages import find_received
 
-        now = self.ctx.clock()
         row = await self.ctx.db.read(lambda s: find_received(s, partner_id=partner.id, message_id=message_id))
         if row is None:
             return None
+        return await self._answer_duplicate(partner, message_id, window, row)
+
+    async def _answer_duplicate(
+        self, partner: Partner, message_id: str, window: timedelta, row: Any
+    ) -> Answer:
+        now = self.ctx.clock()
         if row.created_at < now - window:
             raise EbmsException(
                 EbmsError.FAILED_AUTHENTICATION,
@@ -255,8 +271,23 @@ class InboundProcessor:
 
     # -- storing --------------------------------------------------------------------------------
 
-    def _stage(self, received: ReceivedUserMessage, body: ByteSource) -> _Staged:
-        """Worker thread: payloads and raw bytes into the blob store, the receipt built and signed."""
+    async def _stage(self, received: ReceivedUserMessage, body: ByteSource) -> _Staged:
+        """Payloads and raw bytes into the blob store while, in another thread, the receipt is signed."""
+        receipt_d = threads.deferToThread(self._receipt, received)
+        blobs_d = threads.deferToThread(self._put_message, received, body)
+        results = await defer.DeferredList([blobs_d, receipt_d], fireOnOneErrback=True, consumeErrors=True)
+        (wire, payloads), (receipt_bytes, receipt_digest) = (r for _, r in results)
+        return _Staged(wire, payloads, receipt_bytes, receipt_digest)
+
+    def _receipt(self, received: ReceivedUserMessage) -> tuple[bytes, str]:
+        receipt = build_receipt(
+            received, signing=self.ctx.signing, message_id=_new_message_id(self.ctx), now=self.ctx.clock()
+        )
+        data = b"".join(receipt.body.chunks())
+        return data, self.ctx.blobs.put_bytes(data).digest
+
+    def _put_message(self, received: ReceivedUserMessage, body: ByteSource) -> tuple[str, tuple[Any, ...]]:
+        # One thread: the payload sources may be slices of the body's file (not safe to share across threads).
         from node.store.messages import NewPayload
 
         blobs = self.ctx.blobs
@@ -272,12 +303,7 @@ class InboundProcessor:
                     properties=tuple((p.name, p.value) for p in payload.properties),
                 )
             )
-        receipt = build_receipt(
-            received, signing=self.ctx.signing, message_id=_new_message_id(self.ctx), now=self.ctx.clock()
-        )
-        receipt_bytes = b"".join(receipt.body.chunks())
-        receipt_ref = blobs.put_bytes(receipt_bytes)
-        return _Staged(wire.digest, tuple(payloads), receipt_bytes, receipt_ref.digest)
+        return wire.digest, tuple(payloads)
 
     def _store(
         self,
