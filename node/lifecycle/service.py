@@ -10,7 +10,7 @@ and appended to the audit chain in the same transaction. Errors an operator can 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,8 @@ from node.conntest.minutes import (
     verify_minutes,
 )
 from node.conntest.plan import ConnectionTestPlan, Step, TestCase, draw_up_plan
+from node.lifecycle import incidents, suspensions
+from node.lifecycle.errors import LifecycleError
 from node.lifecycle.notices import issue_notice
 from node.lifecycle.reasons import SuspensionCause, TerminationReason
 from node.lifecycle.states import Environment, Event, IllegalTransition, State, transition
@@ -48,7 +50,7 @@ from node.store.lifecycle_models import (
     LifecycleEvent,
     Suspension,
 )
-from node.store.models import Direction, Message, MessageState, Partner
+from node.store.models import Partner
 from node.store.types import utcnow
 
 __all__ = [
@@ -59,12 +61,8 @@ __all__ = [
     "TerminationReason",
 ]
 
-MAINTENANCE_NOTICE_WORKING_DAYS = 7  # seed 000 Art. 12
-RECONCILE_WORKING_DAYS = 1  # seed 000 Art. 14
-
-
-class LifecycleError(Exception):
-    """An operation the law or the procedure does not allow now: one line for the operator."""
+MAINTENANCE_NOTICE_WORKING_DAYS = suspensions.MAINTENANCE_NOTICE_WORKING_DAYS
+RECONCILE_WORKING_DAYS = incidents.RECONCILE_WORKING_DAYS
 
 
 def _digest(text: str) -> str:
@@ -641,332 +639,32 @@ class Procedure:
         except IllegalTransition as exc:
             raise LifecycleError(str(exc)) from None
 
-    # -- Art. 12: suspension and restoration --------------------------------------------------
+    # -- Art. 12-13: suspension, restoration, termination (node.lifecycle.suspensions) ----------
 
-    def suspend(
-        self,
-        session: Session,
-        actor: str,
-        partner_id: str | None,
-        *,
-        cause: SuspensionCause,
-        reason: str,
-        starts_at: datetime | None = None,
-        restore_at: datetime | None = None,
-        restore_steps: Sequence[str] = (),
-    ) -> Suspension:
-        """Suspend one partner (`partner_id`) or every exchange (None), with the notice the law asks."""
-        now = self.clock()
-        if not reason.strip():
-            raise LifecycleError("a suspension names its reason (--reason)")
-        if cause is SuspensionCause.MAINTENANCE:
-            if starts_at is None or restore_at is None:
-                raise LifecycleError("a maintenance suspension needs --start and --restore (Art. 12)")
-            earliest = self.calendar.earliest_after(now, MAINTENANCE_NOTICE_WORKING_DAYS)
-            if starts_at < earliest:
-                given = self.calendar.working_days_between(
-                    self.calendar.local_date(now), self.calendar.local_date(starts_at)
-                )
-                raise LifecycleError(
-                    f"maintenance notice of {given} working day(s) is shorter than the "
-                    f"{MAINTENANCE_NOTICE_WORKING_DAYS} working days of seed 000 Art. 12; "
-                    f"earliest start {earliest.isoformat()}"
-                )
-        elif cause is SuspensionCause.FORCE_MAJEURE:
-            starts_at = now
-        else:
-            if partner_id is None:
-                raise LifecycleError(f"a suspension for {cause.value} concerns one partner, not all")
-            if not restore_steps:
-                raise LifecycleError("name the steps to restore the connection (--restore-step, Art. 12)")
-            starts_at = now
-        if restore_at is not None and starts_at is not None and restore_at <= starts_at:
-            raise LifecycleError("--restore must be after the start")
-        if partner_id is not None and starts_at <= now:
-            try:
-                self.apply(
-                    session,
-                    actor,
-                    partner_id,
-                    Event.SUSPEND,
-                    reason=f"{cause.value}: {reason}",
-                    evidence={"restore_steps": list(restore_steps)},
-                )
-            except IllegalTransition as exc:
-                raise LifecycleError(str(exc)) from None
-        kind = {
-            SuspensionCause.MAINTENANCE: NoticeKind.MAINTENANCE,
-            SuspensionCause.FORCE_MAJEURE: NoticeKind.FORCE_MAJEURE,
-            SuspensionCause.VIOLATION: NoticeKind.VIOLATION,
-            SuspensionCause.UNSAFE: NoticeKind.UNSAFE,
-        }[cause]
-        facts: dict[str, object] = {
-            "Scope": f"partner {partner_id}" if partner_id else "all exchanges",
-            "Reason"
-            if cause in (SuspensionCause.MAINTENANCE, SuspensionCause.FORCE_MAJEURE)
-            else "Violation": reason,
-            "Suspended from": starts_at,
-        }
-        if restore_at is not None:
-            facts["Expected restoration"] = restore_at
-        notice = issue_notice(
-            session,
-            self.config,
-            kind,
-            now=now,
-            partner_id=partner_id,
-            facts=facts,
-            listing=tuple(restore_steps),
-            effective_at=starts_at,
-        )
-        suspension = Suspension(
-            partner_id=partner_id,
-            cause=cause.value,
-            reason=reason,
-            restore_steps="\n".join(restore_steps),
-            starts_at=starts_at,
-            restore_at=restore_at,
-            notice_id=notice.id,
-            created_by=actor,
-            created_at=now,
-        )
-        session.add(suspension)
-        self._audit(
-            session,
-            actor,
-            "exchange.suspend",
-            f"partner:{partner_id}" if partner_id else "node",
-            {
-                "cause": cause.value,
-                "reason": reason,
-                "starts_at": starts_at.isoformat(),
-                "restore_at": restore_at.isoformat() if restore_at else None,
-                "notice_id": notice.id,
-            },
-        )
-        session.flush()
-        return suspension
+    def suspend(self, session: Session, actor: str, partner_id: str | None, **kwargs: Any) -> Suspension:
+        return suspensions.suspend(self, session, actor, partner_id, **kwargs)
 
     def resume(self, session: Session, actor: str, partner_id: str | None, *, evidence: str) -> None:
-        """Restore one partner (a transition with evidence) or end a suspension of all exchanges."""
-        if not evidence.strip():
-            raise LifecycleError("resuming needs the evidence that the cause is removed (--evidence)")
-        now = self.clock()
-        if partner_id is not None and self.state(session, partner_id) is State.SUSPENDED:
-            self.apply(
-                session,
-                actor,
-                partner_id,
-                Event.RESUME,
-                reason="connection restored",
-                evidence={"evidence": evidence},
-            )
-        query = select(Suspension).where(Suspension.ended_at.is_(None), Suspension.partner_id.is_(None))
-        if partner_id is not None:
-            query = select(Suspension).where(
-                Suspension.ended_at.is_(None), Suspension.partner_id == partner_id
-            )
-        ended = list(session.scalars(query))
-        if partner_id is None and not ended:
-            raise LifecycleError("no suspension of all exchanges is in force")
-        if partner_id is not None and not ended and self.state(session, partner_id) is not State.ACTIVE:
-            raise LifecycleError(
-                f"partner {partner_id} is {self.state(session, partner_id).value}, not suspended"
-            )
-        for suspension in ended:
-            suspension.ended_at = now
-        issue_notice(
-            session,
-            self.config,
-            NoticeKind.RESTORATION,
-            now=now,
-            partner_id=partner_id,
-            facts={"Restored at": now, "Evidence": evidence},
-        )
-        self._audit(
-            session,
-            actor,
-            "exchange.resume",
-            f"partner:{partner_id}" if partner_id else "node",
-            {"evidence": evidence, "suspensions": [s.id for s in ended]},
-        )
+        suspensions.resume(self, session, actor, partner_id, evidence=evidence)
 
-    # -- Art. 13: termination ----------------------------------------------------------------
+    def terminate(self, session: Session, actor: str, partner_id: str, **kwargs: Any) -> None:
+        suspensions.terminate(self, session, actor, partner_id, **kwargs)
 
-    def terminate(
-        self, session: Session, actor: str, partner_id: str, *, reason: TerminationReason, note: str = ""
-    ) -> None:
-        """Terminate under one of the Art. 13 reasons; the result is notified; data and logs are kept."""
-        now = self.clock()
-        try:
-            self.apply(
-                session,
-                actor,
-                partner_id,
-                Event.TERMINATE,
-                reason=f"{reason.value}: {note}".strip(": "),
-                evidence={"art13_reason": reason.value, "note": note},
-            )
-        except IllegalTransition as exc:
-            raise LifecycleError(str(exc)) from None
-        for announcement in session.scalars(
-            select(Announcement).where(
-                Announcement.partner_id == partner_id, Announcement.status == "scheduled"
-            )
-        ):
-            announcement.status = "withdrawn"
-        issue_notice(
-            session,
-            self.config,
-            NoticeKind.TERMINATION,
-            now=now,
-            partner_id=partner_id,
-            facts={
-                "Reason (Art. 13)": reason.value.replace("_", " "),
-                "Note": note or "-",
-                "Terminated at": now,
-                "Data and logs": "kept (at least 3 years, seed 002 Art. 9.5)",
-            },
-        )
-
-    # -- Art. 14: incidents --------------------------------------------------------------------
-
-    def _held(self, session: Session, partners: Sequence[str]) -> list[Message]:
-        query = select(Message).where(
-            Message.direction == Direction.OUTBOUND.value,
-            Message.state.in_((MessageState.PENDING.value, MessageState.FAILED.value)),
-        )
-        if partners:
-            query = query.where(Message.partner_id.in_(list(partners)))
-        return list(session.scalars(query.order_by(Message.id)))
+    # -- Art. 14: incidents (node.lifecycle.incidents) -------------------------------------------
 
     def open_incidents(self, session: Session) -> list[Incident]:
-        return list(
-            session.scalars(select(Incident).where(Incident.closed_at.is_(None)).order_by(Incident.id))
-        )
+        return incidents.open_incidents(session)
 
-    def open_incident(
-        self, session: Session, actor: str, *, title: str, partners: Sequence[str] = (), description: str = ""
-    ) -> Incident:
-        """Open an incident: outbound traffic to `partners` (all if empty) is held; parties notified."""
-        if not title.strip():
-            raise LifecycleError("an incident has a title (--title)")
-        for partner_id in partners:
-            self.partner_config(partner_id)
-        now = self.clock()
-        incident = Incident(
-            title=title, description=description, partners=list(partners), opened_by=actor, opened_at=now
-        )
-        session.add(incident)
-        session.flush()
-        held = self._held(session, partners)
-        for partner_id in partners or [None]:  # type: ignore[list-item]
-            issue_notice(
-                session,
-                self.config,
-                NoticeKind.INCIDENT_OPEN,
-                now=now,
-                partner_id=partner_id,
-                facts={
-                    "Incident": f"#{incident.id} {title}",
-                    "Opened at": now,
-                    "Affected": ", ".join(partners) or "all partners",
-                    "Not being exchanged": f"{len(held)} outbound message(s) held",
-                },
-                listing=tuple(
-                    f"{m.message_id} ({m.partner_id}, {m.action})"
-                    for m in held
-                    if partner_id in (None, m.partner_id)
-                )[:200],
-            )
-        self._audit(
-            session,
-            actor,
-            "incident.open",
-            f"incident:{incident.id}",
-            {"title": title, "partners": list(partners), "held": len(held)},
-        )
-        return incident
+    def open_incident(self, session: Session, actor: str, **kwargs: Any) -> Incident:
+        return incidents.open_incident(self, session, actor, **kwargs)
 
     def close_incident(
         self, session: Session, actor: str, incident_id: int, *, repair_note: str
     ) -> dict[str, Any]:
-        """After repair: lift the hold, requeue what failed meanwhile, report against 1 working day."""
-        incident = session.get(Incident, incident_id, with_for_update=True)
-        if incident is None or incident.closed_at is not None:
-            raise LifecycleError(f"no open incident #{incident_id}")
-        if not repair_note.strip():
-            raise LifecycleError("closing an incident says what was repaired (--repair)")
-        now = self.clock()
-        held = self._held(session, incident.partners)
-        requeued = []
-        for message in held:
-            # What failed during the incident is sent again; what was pending simply goes on.
-            if message.state == MessageState.FAILED.value and message.updated_at >= incident.opened_at:
-                message.state = MessageState.PENDING.value
-                message.attempts = 0
-                message.next_attempt_at = now
-                message.last_error = None
-                requeued.append(message.message_id)
-        deadline = self.calendar.end_of_working_days(now, RECONCILE_WORKING_DAYS)
-        incident.repaired_at = now
-        incident.closed_at = now
-        incident.closed_by = actor
-        incident.repair_note = repair_note
-        incident.report = {
-            "held": [m.message_id for m in held],
-            "requeued": requeued,
-            "reconcile_by": deadline.isoformat(),
-            "target": "1 working day after repair (seed 000 Art. 14)",
-        }
-        for partner_id in incident.partners or [None]:
-            issue_notice(
-                session,
-                self.config,
-                NoticeKind.INCIDENT_CLOSE,
-                now=now,
-                partner_id=partner_id,
-                facts={
-                    "Incident": f"#{incident.id} {incident.title}",
-                    "Repaired at": now,
-                    "Repair": repair_note,
-                    "Held messages to resend": len(held),
-                    "Reconciled by": deadline,
-                },
-            )
-        self._audit(session, actor, "incident.close", f"incident:{incident.id}", incident.report)
-        return dict(incident.report)
+        return incidents.close_incident(self, session, actor, incident_id, repair_note=repair_note)
 
     def incident_report(self, session: Session, incident_id: int) -> dict[str, Any]:
-        """Where the reconciliation stands: what was held, what is delivered, and whether in time."""
-        incident = session.get(Incident, incident_id)
-        if incident is None:
-            raise LifecycleError(f"no incident #{incident_id}")
-        report: dict[str, Any] = {
-            "id": incident.id,
-            "title": incident.title,
-            "partners": incident.partners or "all",
-            "opened_at": incident.opened_at.isoformat(),
-            "closed_at": incident.closed_at.isoformat() if incident.closed_at else None,
-        }
-        if incident.closed_at is None:
-            report["held"] = [m.message_id for m in self._held(session, incident.partners)]
-            return report
-        ids = list(incident.report.get("held", []))
-        rows = list(session.scalars(select(Message).where(Message.message_id.in_(ids)))) if ids else []
-        deadline = datetime.fromisoformat(incident.report["reconcile_by"])
-        delivered = [m for m in rows if m.state == MessageState.DELIVERED.value]
-        late = [m.message_id for m in delivered if m.delivered_at and m.delivered_at > deadline]
-        outstanding = [m.message_id for m in rows if m.state != MessageState.DELIVERED.value]
-        report.update(
-            held=ids,
-            delivered=len(delivered),
-            outstanding=outstanding,
-            late=late,
-            reconcile_by=deadline.isoformat(),
-            within_target=not late and (not outstanding or self.clock() <= deadline),
-        )
-        return report
+        return incidents.incident_report(self, session, incident_id)
 
     # -- reading ---------------------------------------------------------------------------
 
