@@ -369,6 +369,14 @@ class Sender:
                 log.error("building %s failed: %s", message.message_id_for_log, exc)
                 await self._settle_failed(message, f"cannot build the AS4 message: {exc}", None)
                 return
+            # Kept before the first attempt: every retry, also after a crash, sends these bytes.
+            await ctx.db.run(
+                self._record_wire,
+                message.pk,
+                message.wire_digest,
+                message.wire_content_type,
+                message.properties,
+            )
         try:
             status, content_type, body = await self._post(message, partner)
         except Exception as exc:
@@ -499,23 +507,23 @@ class Sender:
                 source.fileobj.close()
         properties = dict(message.properties)
         properties[REFERENCES_KEY] = _references_to_json(built.signed_references)
-        self._record_wire(message.pk, wire.digest, built.content_type, properties)
         return _replace_wire(message, wire.digest, built.content_type, properties)
 
-    def _record_wire(self, pk: int, digest: str, content_type: str, properties: dict[str, Any]) -> None:
+    def _record_wire(
+        self, session: Session, pk: int, digest: str, content_type: str, properties: dict[str, Any]
+    ) -> None:
         from node.store.models import Message
 
-        with self.ctx.db.session() as session:
-            session.execute(
-                update(Message)
-                .where(Message.id == pk)
-                .values(
-                    wire_digest=digest,
-                    wire_content_type=content_type,
-                    properties=properties,
-                    updated_at=self.ctx.clock(),
-                )
+        session.execute(
+            update(Message)
+            .where(Message.id == pk)
+            .values(
+                wire_digest=digest,
+                wire_content_type=content_type,
+                properties=properties,
+                updated_at=self.ctx.clock(),
             )
+        )
 
     def _agent(self, partner: Partner) -> Agent:
         config = self.ctx.config

@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,7 @@ def test_partners_added_beside_a_running_sandbox_node_exchange_at_once(nodes) ->
     # Registered while both run (mutual TLS, so the TLS client CAs must follow too).
     a.knows(b, mtls=True)
     b.knows(a, mtls=True)
+    time.sleep(3)  # each node looks at partners.yaml every 2 s (b must ask a for its client certificate)
     ids = a.enqueue("node-b", [b"<late-partner/>"])
     a.wait_for(lambda: a.messages("outbound")[0]["state"] == "delivered", what="delivery to the new partner")
     assert [m["message_id"] for m in b.messages("inbound")] == ids
