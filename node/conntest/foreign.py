@@ -294,7 +294,20 @@ async def tls_chain(env: RunEnvironment, case: TestCase) -> CheckOutcome:
 
 async def test_ping(env: RunEnvironment, case: TestCase) -> CheckOutcome:
     sent, answer, outcome = await _exchange(env).send()
-    return _receipt_outcome(sent, answer, outcome, "test-service ping")
+    result = _receipt_outcome(sent, answer, outcome, "test-service ping")
+    revocation = dict((env.partner.pmode_overrides.get("inbound") or {}).get("revocation") or {})
+    if not result.passed or not revocation.get("crl"):
+        return result
+    from node.lifecycle.certificates import crl_refusal
+
+    signer = outcome.signature.certificate
+    issuer = next((c for c in env.partner.signing_certificates if c.subject == signer.issuer), None)
+    refused = await threads.deferToThread(
+        crl_refusal, signer, crl_location=str(revocation["crl"]), issuer=issuer, now=env.procedure.clock()
+    )
+    if refused is not None:
+        return CheckOutcome(False, f"receipt signer refused: {refused}", result.evidence)
+    return CheckOutcome(True, result.detail + "; signer not revoked (CRL checked)", result.evidence)
 
 
 async def _sample(env: RunEnvironment, document_type: str) -> CheckOutcome:

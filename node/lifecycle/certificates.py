@@ -3,8 +3,11 @@
 Renewal, key change and revocation are each a new registration. On renewal or key change
 the previous certificate stays accepted until `overlap_until` (rollover: old and new
 accepted, new used to send); on revocation it is refused at once. An expired, not yet
-valid or revoked certificate is refused. Alerts go out `alert_days` before expiry
-(node.yaml `notices: {certificate_alert_days: 30}`), as a notice and a metric.
+valid or revoked certificate is refused; when a partner's profile names a CRL (partners.yaml
+`pmode: {inbound: {revocation: {crl: URL or file}}}`), `crl_refusal` checks it, failing closed
+(no CRL, a CRL out of date or not signed by the issuer: refused). OCSP is not implemented.
+Alerts go out `alert_days` before expiry (node.yaml `notices: {certificate_alert_days: 30}`),
+as a notice and a metric.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "CertificateRefused",
     "RegistrationReason",
     "certificate_refusal",
+    "crl_refusal",
     "expiry_alerts",
     "fingerprint",
     "register_certificate",
@@ -221,3 +225,54 @@ def _gauge(registry: Any) -> Any:
         )
         _GAUGES[id(registry)] = gauge
     return gauge
+
+
+def _crl_bytes(location: str, timeout: float) -> bytes:
+    if location.startswith(("http://", "https://")):
+        import urllib.request
+
+        with urllib.request.urlopen(location, timeout=timeout) as response:
+            return bytes(response.read(16 * 1024 * 1024))
+    with open(location, "rb") as handle:
+        return handle.read(16 * 1024 * 1024)
+
+
+def crl_refusal(
+    certificate: x509.Certificate,
+    *,
+    crl_location: str,
+    issuer: x509.Certificate | None,
+    now: datetime,
+    timeout: float = 10.0,
+) -> CertificateRefused | None:
+    """None if the CRL at `crl_location` is current, signed by `issuer` and does not list the certificate.
+
+    Blocking (it may fetch the CRL): call it from a thread. Fails closed on every doubt.
+    """
+    fp = fingerprint(certificate)
+    if issuer is None:
+        if certificate.issuer != certificate.subject:
+            return CertificateRefused(fp, "CRL check: the issuer certificate is unknown")
+        issuer = certificate
+    try:
+        data = _crl_bytes(crl_location, timeout)
+    except OSError as exc:
+        return CertificateRefused(
+            fp, f"CRL {crl_location} unavailable ({exc}): refused, the check fails closed"
+        )
+    try:
+        crl = x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
+    except ValueError:
+        return CertificateRefused(fp, f"CRL {crl_location} cannot be parsed: refused")
+    if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+        return CertificateRefused(fp, f"CRL {crl_location} is not signed by the certificate's issuer")
+    if crl.next_update_utc is not None and now > crl.next_update_utc:
+        return CertificateRefused(
+            fp, f"CRL {crl_location} is out of date (next update {crl.next_update_utc})"
+        )
+    revoked = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
+    if revoked is not None:
+        return CertificateRefused(
+            fp, f"listed as revoked on {revoked.revocation_date_utc.isoformat()} in the CRL"
+        )
+    return None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from prometheus_client import CollectorRegistry
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from node.lifecycle.certificates import (
     RegistrationReason,
     certificate_refusal,
+    crl_refusal,
     expiry_alerts,
     register_certificate,
 )
@@ -109,3 +112,77 @@ def test_expiry_is_alerted_once_ahead_of_time_with_a_metric(node) -> None:  # ty
         {"owner_kind": "partner", "owner_id": "th", "serial": alerted[0].serial},
     )
     assert seconds == pytest.approx(timedelta(days=10).total_seconds())
+
+
+def _ca_and_leaf() -> tuple[Any, x509.Certificate, x509.Certificate]:
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TH CA")])
+    now = datetime.now(UTC)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TH gw")]))
+        .issuer_name(ca_name)
+        .public_key(KEY.public_key())
+        .serial_number(4242)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(ca_key, hashes.SHA256())
+    )
+    return ca_key, ca, leaf
+
+
+def _crl(
+    path: Path, ca_key: Any, ca: x509.Certificate, revoked: tuple[int, ...], next_update: datetime
+) -> str:
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.subject)
+        .last_update(min(now, next_update) - timedelta(hours=1))
+        .next_update(next_update)
+    )
+    for serial in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(now - timedelta(minutes=5))
+            .build()
+        )
+    path.write_bytes(builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    return str(path)
+
+
+def test_a_certificate_listed_in_the_crl_is_refused(tmp_path: Path) -> None:
+    ca_key, ca, leaf = _ca_and_leaf()
+    now = datetime.now(UTC)
+    clean = _crl(tmp_path / "clean.crl", ca_key, ca, (), now + timedelta(days=1))
+    assert crl_refusal(leaf, crl_location=clean, issuer=ca, now=now) is None
+    listed = _crl(tmp_path / "listed.crl", ca_key, ca, (4242,), now + timedelta(days=1))
+    assert "revoked" in str(crl_refusal(leaf, crl_location=listed, issuer=ca, now=now))
+
+
+def test_the_crl_check_fails_closed(tmp_path: Path) -> None:
+    ca_key, ca, leaf = _ca_and_leaf()
+    now = datetime.now(UTC)
+    assert "unavailable" in str(
+        crl_refusal(leaf, crl_location=str(tmp_path / "none.crl"), issuer=ca, now=now)
+    )
+    stale = _crl(tmp_path / "stale.crl", ca_key, ca, (), now - timedelta(hours=1))
+    assert "out of date" in str(crl_refusal(leaf, crl_location=stale, issuer=ca, now=now))
+    other_key, other_ca, _ = _ca_and_leaf()
+    forged = _crl(tmp_path / "forged.crl", other_key, other_ca, (), now + timedelta(days=1))
+    assert "not signed" in str(crl_refusal(leaf, crl_location=forged, issuer=ca, now=now))
+    (tmp_path / "junk.crl").write_bytes(b"junk")
+    assert "cannot be parsed" in str(
+        crl_refusal(leaf, crl_location=str(tmp_path / "junk.crl"), issuer=ca, now=now)
+    )
