@@ -116,7 +116,7 @@ def test_the_procedure_between_two_real_nodes_goes_live_and_a_failing_partner_do
     assert state(vn, "th") == "tested"
 
     # Go-live: announced, published, and activated by the running node's scheduler at that time.
-    at = (datetime.now(UTC) + timedelta(seconds=5)).replace(microsecond=0)
+    at = (datetime.now(UTC) + timedelta(seconds=30)).replace(microsecond=0)
     aswnode("golive", str(vn.dir), "th", "--at", at.isoformat())
     assert state(vn, "th") == "scheduled"
     context = ssl.create_default_context(cafile=str(vn.tls_cert))
@@ -127,7 +127,7 @@ def test_the_procedure_between_two_real_nodes_goes_live_and_a_failing_partner_do
     assert status["announcements"] == [
         {"partner_id": "th", "go_live_at": at.isoformat(), "status": "scheduled"}
     ]
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 150
     while state(vn, "th") != "active":
         assert time.monotonic() < deadline, "the scheduler did not activate the partner"
         time.sleep(2)
