@@ -47,20 +47,13 @@ def build_context(config: NodeConfig, reactor: Any, *, clock: Any = utc_now) -> 
 
 
 def attach_components(ctx: NodeContext, root: Any) -> list[Any]:
-    """`attach(ctx, root)` of every component present; a missing module is skipped with a log line."""
+    """`attach(ctx, root)` of every component; one that does not import or has no attach fails start-up."""
     attached = []
     for name in COMPONENTS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                log.warning("component %s is not there yet: not mounted", name)
-                continue
-            raise
+        module = importlib.import_module(name)
         attach = getattr(module, "attach", None)
         if attach is None:
-            log.warning("component %s has no attach(ctx, root): not mounted", name)
-            continue
+            raise AttributeError(f"component {name} has no attach(ctx, root)")
         attach(ctx, root)
         attached.append(module)
     return attached
