@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 
 from node.config import PARTNERS_FILE, ConfigError, PartnerConfig, load_partners
 
-__all__ = ["Partner", "PartnerDirectory", "load_certificates"]
+__all__ = ["Partner", "PartnerDirectory", "load_certificates", "parse_certificates"]
 
 _SHA256 = hashes.SHA256()
 
@@ -26,17 +26,22 @@ def load_certificates(
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(file, key, f"cannot read {path}: {exc.strerror}") from None
+    return parse_certificates(data, name=path.name, file=file, key=key)
+
+
+def parse_certificates(
+    data: bytes, *, name: str, file: str = PARTNERS_FILE, key: str = ""
+) -> tuple[x509.Certificate, ...]:
+    """Every PEM (or a single DER) certificate in `data` (called `name` in errors), or ConfigError."""
     try:
         if b"-----BEGIN" in data:
             certs = tuple(x509.load_pem_x509_certificates(data))
         else:
             certs = (x509.load_der_x509_certificate(data),)
     except ValueError:
-        raise ConfigError(
-            file, key, f"{path.name} holds no X.509 certificate (PEM or DER expected)"
-        ) from None
+        raise ConfigError(file, key, f"{name} holds no X.509 certificate (PEM or DER expected)") from None
     if not certs:
-        raise ConfigError(file, key, f"{path.name} holds no X.509 certificate")
+        raise ConfigError(file, key, f"{name} holds no X.509 certificate")
     return certs
 
 

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import click
 
 from node.cli import OperatorError
-from node.config import (
-    PARTNERS_FILE,
-    ConfigError,
-    NodeConfig,
-    PartnerConfig,
-    load_partners,
-    parse_partner,
-    read_yaml,
-)
-from node.nodedir import PARTNERS_HEADER, write_yaml
+from node.config import PARTNERS_FILE, ConfigError, NodeConfig, load_partners
 from node.partners import PartnerDirectory, load_certificates
-from node.registry import record_partner_registered
 
 __all__ = ["register"]
 
@@ -65,61 +54,28 @@ def add_command(
     tls_ca: Path | None,
 ) -> None:
     """Register a partner. In a sandbox node it is active at once; in production it is `registered`."""
+    from node.registry import add_partner
+
     config = _config(directory)
-    path = config.partners_file
-    entries: list = []
     try:
-        data = dict(read_yaml(path)) if path.exists() else {}
-        entries = list(data.get("partners") or [])
-        if any(isinstance(e, dict) and e.get("id") == partner_id for e in entries):
-            raise ConfigError(PARTNERS_FILE, "id", f"a partner {partner_id!r} already exists")
         load_certificates(cert, file="--cert", key=str(cert))
         if tls_ca is not None:
             load_certificates(tls_ca, file="--tls-ca", key=str(tls_ca))
-        store = config.directory / "partners"
-        store.mkdir(exist_ok=True)
-        signing_copy = store / f"{partner_id}-signing.pem"
-        shutil.copyfile(cert, signing_copy)
-        tls_copy = None
-        if tls_ca is not None:
-            tls_copy = store / f"{partner_id}-tls-ca.pem"
-            shutil.copyfile(tls_ca, tls_copy)
-        kwargs = {"party_id_type": party_id_type} if party_id_type else {}
-        try:
-            partner = PartnerConfig(
-                id=partner_id,
-                party_id=party_id,
-                endpoint=endpoint,
-                signing_cert=signing_copy,
-                tls_ca=tls_copy,
-                **kwargs,
-            )
-        except ValueError as exc:
-            raise ConfigError(PARTNERS_FILE, "id", str(exc)) from None
-        entry = partner.to_dict(config.directory)
-        parse_partner(entry, len(entries), config.directory)
-        for index, other in enumerate(entries):
-            if (
-                isinstance(other, dict)
-                and str(other.get("party_id")) == party_id
-                and (other.get("party_id_type") or partner.party_id_type) == partner.party_id_type
-            ):
-                raise ConfigError(
-                    PARTNERS_FILE,
-                    f"partners[{index}].party_id",
-                    f"{party_id!r} is already registered",
-                    partner=str(other.get("id")),
-                )
-        entries.append(entry)
-        data["partners"] = entries
-        write_yaml(path, data, header=PARTNERS_HEADER)
+        registration = add_partner(
+            config,
+            actor="operator:cli",
+            form="cli",
+            id=partner_id,
+            party_id=party_id,
+            party_id_type=party_id_type,
+            endpoint=endpoint,
+            cert_pem=cert.read_bytes(),
+            tls_ca_pem=tls_ca.read_bytes() if tls_ca is not None else None,
+        )
     except ConfigError as exc:
-        for copy in (config.directory / "partners").glob(f"{partner_id}-*.pem"):
-            if not any(isinstance(e, dict) and e.get("id") == partner_id for e in entries):
-                copy.unlink(missing_ok=True)
         raise OperatorError(str(exc)) from None
-    state = record_partner_registered(config, partner)
-    click.echo(json.dumps({"id": partner_id, "party_id": party_id, "endpoint": endpoint, "state": state}))
+    out = {"id": partner_id, "party_id": party_id, "endpoint": endpoint, "state": registration.state}
+    click.echo(json.dumps(out))
 
 
 @partners_group.command("list")

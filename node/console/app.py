@@ -121,23 +121,27 @@ class Console:
         status: str,
     ) -> None:
         """Append the operator's action to the audit chain inside the caller's transaction."""
-        actor = f"operator:{req.session.operator}" if req.session else f"anonymous@{req.client}"
-        digest = (
-            "sha256:"
-            + hashlib.sha256(
-                json.dumps({"path": req.path, "detail": detail}, sort_keys=True, default=str).encode()
-            ).hexdigest()
-        )
         self.ctx.audit.append(
             session,
-            actor=actor,
+            actor=self.actor(req),
             action=action,
             subject=subject,
             detail={"client": req.client, **detail},
-            request_digest=digest,
+            request_digest=self.request_digest(req, detail),
             status=status,
             form="console",
         )
+
+    @staticmethod
+    def actor(req: ConsoleRequest) -> str:
+        """Who acts, as the audit chain names them."""
+        return f"operator:{req.session.operator}" if req.session else f"anonymous@{req.client}"
+
+    @staticmethod
+    def request_digest(req: ConsoleRequest, detail: dict[str, Any]) -> str:
+        """The audited digest of a console request: its path and what the action recorded of it."""
+        body = json.dumps({"path": req.path, "detail": detail}, sort_keys=True, default=str).encode()
+        return "sha256:" + hashlib.sha256(body).hexdigest()
 
     def audit(
         self, req: ConsoleRequest, action: str, subject: str, detail: dict[str, Any], status: str = "ok"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import click
 from twisted.internet.threads import deferToThreadPool
 
+from node.config import ConfigError
 from node.console.web import ConsoleRequest, Redirect, Response, Route, url
 
 if TYPE_CHECKING:
@@ -25,35 +22,29 @@ async def partner_new_form(console: Console, req: ConsoleRequest) -> Response:
     return console.render(req, "partner_new.html", f={}, error="")
 
 
-def _pem_file(directory: Path, text: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".pem", dir=directory)
-    with os.fdopen(fd, "w", encoding="ascii", errors="replace") as f:
-        f.write(text.strip() + "\n")
-    return Path(name)
+def _register(console: Console, req: ConsoleRequest, values: dict[str, str]) -> None:
+    """The registration `aswnode partners add` does (node.registry), audited once as this operator."""
+    from node.registry import add_partner
 
-
-def _register(ctx: Any, values: dict[str, str]) -> None:
-    """`aswnode partners add` itself (node/cli/partners.py), so the console applies the very same checks."""
-    from node.cli.partners import add_command
-
-    uploads = Path(ctx.config.var_dir) / "console-uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    cert = _pem_file(uploads, values["cert_pem"])
-    tls_ca = _pem_file(uploads, values["tls_ca_pem"]) if values.get("tls_ca_pem") else None
-    try:
-        add_command.callback(  # type: ignore[misc]
-            directory=Path(ctx.config.directory),
-            partner_id=values["id"],
-            party_id=values["party_id"],
-            party_id_type=values.get("party_id_type") or None,
-            endpoint=values["endpoint"],
-            cert=cert,
-            tls_ca=tls_ca,
-        )
-    finally:
-        cert.unlink(missing_ok=True)
-        if tls_ca is not None:
-            tls_ca.unlink(missing_ok=True)
+    ctx = console.ctx
+    detail = {"party_id": values["party_id"], "endpoint": values["endpoint"]}
+    add_partner(
+        ctx,
+        actor=console.actor(req),
+        form="console",
+        id=values["id"],
+        party_id=values["party_id"],
+        party_id_type=values.get("party_id_type") or None,
+        endpoint=values["endpoint"],
+        cert_pem=values["cert_pem"].strip().encode("ascii", "replace") + b"\n",
+        tls_ca_pem=(
+            values["tls_ca_pem"].strip().encode("ascii", "replace") + b"\n"
+            if values.get("tls_ca_pem")
+            else None
+        ),
+        request_digest=console.request_digest(req, detail),
+        detail={"client": req.client},
+    )
     ctx.partners.reload()
 
 
@@ -69,16 +60,13 @@ async def partner_new(console: Console, req: ConsoleRequest) -> Response | Redir
     if not error:
         reactor = ctx.reactor
         try:
-            await deferToThreadPool(reactor, reactor.getThreadPool(), _register, ctx, values)
-        except click.ClickException as exc:
-            error = exc.format_message()
-    detail = {"party_id": values["party_id"], "endpoint": values["endpoint"]}
+            await deferToThreadPool(reactor, reactor.getThreadPool(), _register, console, req, values)
+        except ConfigError as exc:
+            error = str(exc)
     if error:
-        await console.audit(
-            req, "console.partner.add", f"partner:{values['id']}", {**detail, "refused": error}, "refused"
-        )
+        detail = {"party_id": values["party_id"], "endpoint": values["endpoint"], "refused": error}
+        await console.audit(req, "console.partner.add", f"partner:{values['id']}", detail, "refused")
         return console.render(req, "partner_new.html", status=422, f=values, error=error)
-    await console.audit(req, "console.partner.add", f"partner:{values['id']}", detail, "ok")
     probe, added = console.extras.get("probe"), ctx.partners.by_id(values["id"])
     if probe is not None and added is not None:
         probe.probe(added)  # its endpoint's status now, not at the next round

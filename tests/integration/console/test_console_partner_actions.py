@@ -146,3 +146,19 @@ async def test_an_incident_holds_and_then_releases_a_partner(node, partner_cert)
     r = await c.post("/console/incidents/1/close", {"csrf": page.csrf(), "repair_note": "HSM replaced"})
     page = await c.get("/console/incidents")
     assert "Incident #1 closed" in page.text
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_partner_added_in_the_console_is_audited_once_as_the_operator(node, partner_cert, capfd):
+    c = node.client()
+    await c.login()
+    r = await _add_partner(c, partner_cert)
+    assert r.code == 303
+    with node.ctx.db.read_session() as s:
+        records = list(s.scalars(select(AuditRecord).where(AuditRecord.subject == "partner:th-nsw")))
+    assert [(r.actor, r.form, r.action, r.status) for r in records] == [
+        ("operator:alice", "console", "partner.register", "ok")
+    ]
+    assert records[0].request_digest.startswith("sha256:")
+    assert '"party_id": "th-nsw"' not in capfd.readouterr().out  # nothing printed on the server's stdout
+    assert not list((Path(node.ctx.config.var_dir)).glob("console-uploads/*"))
