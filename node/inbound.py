@@ -70,10 +70,18 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class _Staged:
-    wire_digest: str
+    wire: Any  # node.store.blobs.Inlined
     payloads: tuple[Any, ...]  # node.store.messages.NewPayload
     receipt: bytes
     receipt_digest: str
+
+
+def inline_limit(ctx: NodeContext) -> int:
+    """node.yaml `storage: {inline_limit: N}`: bytes up to N live in their database row."""
+    from node.store.blobs import INLINE_LIMIT
+
+    value = ctx.config.section("storage").get("inline_limit", INLINE_LIMIT)
+    return int(value) if isinstance(value, int) and value >= 0 else INLINE_LIMIT
 
 
 def _new_message_id(ctx: NodeContext) -> str:
@@ -93,6 +101,7 @@ class InboundProcessor:
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
         self.limits = protocol_limits(ctx)
+        self.inline_limit = inline_limit(ctx)
 
     async def receive(self, body: ByteSource, content_type: str, tls_chain: tuple[Any, ...] | None) -> Answer:
         ctx = self.ctx
@@ -130,7 +139,9 @@ class InboundProcessor:
                 return await self._answer_duplicate(partner, ref, window, earlier_row)
             staged = await self._stage(received, body)
             try:
-                await ctx.db.run(self._store, partner, received, staged, content_type, test)
+                # Group commit: stored messages of concurrent requests share one transaction (one
+                # fsync); the receipt is answered only once that transaction committed.
+                await ctx.db.run_grouped(self._store, partner, received, staged, content_type, test)
             except IntegrityError:
                 # The same message arrived twice at once: the other one is stored; answer its receipt.
                 again = await self._earlier(partner, ref, window)
@@ -254,7 +265,9 @@ class InboundProcessor:
                 ref_to_message_id=message_id,
             )
         receipt = b""
-        if row.receipt_digest:
+        if row.receipt_bytes is not None:
+            receipt = row.receipt_bytes
+        elif row.receipt_digest:
             receipt = await threads.deferToThread(
                 self.ctx.blobs.read_bytes, row.receipt_digest, RECEIPT_LIMIT
             )
@@ -272,7 +285,7 @@ class InboundProcessor:
     # -- storing --------------------------------------------------------------------------------
 
     async def _stage(self, received: ReceivedUserMessage, body: ByteSource) -> _Staged:
-        """Payloads and raw bytes into the blob store while, in another thread, the receipt is signed."""
+        """Payloads (and a large body) into the blob store while, in another thread, the receipt is signed."""
         receipt_d = threads.deferToThread(self._receipt, received)
         blobs_d = threads.deferToThread(self._put_message, received, body)
         results = await defer.DeferredList([blobs_d, receipt_d], fireOnOneErrback=True, consumeErrors=True)
@@ -284,14 +297,15 @@ class InboundProcessor:
             received, signing=self.ctx.signing, message_id=_new_message_id(self.ctx), now=self.ctx.clock()
         )
         data = b"".join(receipt.body.chunks())
-        return data, self.ctx.blobs.put_bytes(data).digest
+        # Kept in the message's row: receipts are small.
+        return data, hashlib.sha256(data).hexdigest()
 
-    def _put_message(self, received: ReceivedUserMessage, body: ByteSource) -> tuple[str, tuple[Any, ...]]:
+    def _put_message(self, received: ReceivedUserMessage, body: ByteSource) -> tuple[Any, tuple[Any, ...]]:
         # One thread: the payload sources may be slices of the body's file (not safe to share across threads).
         from node.store.messages import NewPayload
 
         blobs = self.ctx.blobs
-        wire = blobs.put_source(body)
+        wire = blobs.put_or_inline(body, self.inline_limit)
         payloads = []
         for payload in received.payloads:
             ref = blobs.put_source(payload.source)
@@ -303,7 +317,7 @@ class InboundProcessor:
                     properties=tuple((p.name, p.value) for p in payload.properties),
                 )
             )
-        return wire.digest, tuple(payloads)
+        return wire, tuple(payloads)
 
     def _store(
         self,
@@ -332,9 +346,11 @@ class InboundProcessor:
             agreement_ref=info.agreement_ref.value if info.agreement_ref else None,
             payloads=staged.payloads,
             now=self.ctx.clock(),
-            wire_digest=staged.wire_digest,
+            wire_digest=staged.wire.digest,
             wire_content_type=content_type,
+            wire_bytes=staged.wire.data,
             receipt_digest=staged.receipt_digest,
+            receipt_bytes=staged.receipt,
             receipt_content_type=SOAP_CONTENT_TYPE,
             is_test=test,
             # The ebMS3 test service is receipted and stored, never routed to a ministry.

@@ -12,11 +12,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +31,7 @@ from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 
 from node.context import NodeContext
-from node.inbound import SOAP_CONTENT_TYPE, Answer, protocol_limits
+from node.inbound import SOAP_CONTENT_TYPE, Answer, inline_limit, protocol_limits
 from node.partners import Partner
 from node.pmodes import outbound_pmode
 from node.spooling import TempSpools
@@ -60,6 +62,7 @@ FATAL_ERRORS = frozenset(
         "EBMS:0011", "EBMS:0101", "EBMS:0102", "EBMS:0103", "EBMS:0303",
     }
 )  # fmt: skip
+# Where messages built before revision 0003 kept their signed references (now a column).
 REFERENCES_KEY = "_aswnode_signed_references"
 RESPONSE_LIMIT = 4 * 1024 * 1024
 CONNECT_TIMEOUT = 10.0
@@ -158,8 +161,10 @@ def _references_to_json(references: tuple[SignedReference, ...]) -> list[dict[st
     ]
 
 
-def _references_from(properties: dict[str, Any] | None) -> tuple[SignedReference, ...]:
-    raw = (properties or {}).get(REFERENCES_KEY) or []
+def _references_from(
+    column: list[Any] | None, properties: dict[str, Any] | None
+) -> tuple[SignedReference, ...]:
+    raw = column if column is not None else (properties or {}).get(REFERENCES_KEY) or []
     return tuple(
         SignedReference(r["uri"], r["digest_method"], r["digest_value"], tuple(r.get("transforms") or ()))
         for r in raw
@@ -172,7 +177,7 @@ def _sent(message: Any) -> OutboundMessage:
         message.message_id,
         message.wire_content_type or SOAP_CONTENT_TYPE,
         InMemory(b""),
-        _references_from(message.properties),
+        _references_from(message.signed_references, message.properties),
     )
 
 
@@ -184,6 +189,8 @@ class _Claimed:
     attempts: int
     wire_digest: str | None
     wire_content_type: str | None
+    wire_bytes: bytes | None
+    signed_references: list[Any] | None
     properties: dict[str, Any]
     service: str
     service_type: str | None
@@ -203,6 +210,8 @@ class _Claimed:
             m.attempts,
             m.wire_digest,
             m.wire_content_type,
+            m.wire_bytes,
+            m.signed_references,
             dict(m.properties or {}),
             m.service,
             m.service_type,
@@ -254,6 +263,7 @@ class Sender:
         self.window = config.sender_window
         self.concurrency = config.sender_concurrency
         self.limits = protocol_limits(ctx)
+        self.inline_limit = inline_limit(ctx)
         self._loop: task.LoopingCall | None = None
         self._in_flight: dict[int, defer.Deferred[Any]] = {}
         self._claiming = False
@@ -370,13 +380,7 @@ class Sender:
                 await self._settle_failed(message, f"cannot build the AS4 message: {exc}", None)
                 return
             # Kept before the first attempt: every retry, also after a crash, sends these bytes.
-            await ctx.db.run(
-                self._record_wire,
-                message.pk,
-                message.wire_digest,
-                message.wire_content_type,
-                message.properties,
-            )
+            await ctx.db.run_grouped(self._record_wire, message)
         try:
             status, content_type, body = await self._post(message, partner)
         except Exception as exc:
@@ -443,7 +447,7 @@ class Sender:
                 )
             )
 
-        await ctx.db.run(hold)
+        await ctx.db.run_grouped(hold)
         log.info("holding %s: %s", message.message_id_for_log, reason)
 
     def _build(self, message: _Claimed, partner: Partner) -> _Claimed:
@@ -500,29 +504,31 @@ class Sender:
                 spool=spools,
                 boundary=f"MIMEBoundary_{uuid.uuid4().hex}",
             )
-            wire = ctx.blobs.put_source(built.body)
+            wire = ctx.blobs.put_or_inline(built.body, self.inline_limit)
         finally:
             spools.close()
             for source in opened:
                 source.fileobj.close()
-        properties = dict(message.properties)
-        properties[REFERENCES_KEY] = _references_to_json(built.signed_references)
-        return _replace_wire(message, wire.digest, built.content_type, properties)
+        return replace(
+            message,
+            wire_digest=wire.digest,
+            wire_content_type=built.content_type,
+            wire_bytes=wire.data,
+            signed_references=_references_to_json(built.signed_references),
+        )
 
-    def _record_wire(
-        self, session: Session, pk: int, digest: str, content_type: str, properties: dict[str, Any]
-    ) -> None:
-        from node.store.models import Message
+    def _record_wire(self, session: Session, message: _Claimed) -> None:
+        from node.store.messages import set_wire
 
-        session.execute(
-            update(Message)
-            .where(Message.id == pk)
-            .values(
-                wire_digest=digest,
-                wire_content_type=content_type,
-                properties=properties,
-                updated_at=self.ctx.clock(),
-            )
+        assert message.wire_digest is not None and message.wire_content_type is not None
+        set_wire(
+            session,
+            message.pk,
+            digest=message.wire_digest,
+            content_type=message.wire_content_type,
+            now=self.ctx.clock(),
+            wire_bytes=message.wire_bytes,
+            signed_references=message.signed_references,
         )
 
     def _agent(self, partner: Partner) -> Agent:
@@ -547,7 +553,11 @@ class Sender:
     async def _post(self, message: _Claimed, partner: Partner) -> tuple[int, str, bytes]:
         assert message.wire_digest is not None
         ctx = self.ctx
-        handle = ctx.blobs.path(message.wire_digest).open("rb")
+        handle: Any = (
+            io.BytesIO(message.wire_bytes)
+            if message.wire_bytes is not None
+            else ctx.blobs.path(message.wire_digest).open("rb")
+        )
         try:
             producer = FileBodyProducer(handle)
             headers = Headers(
@@ -574,7 +584,7 @@ class Sender:
 
     async def _settle_delivered(self, message: _Claimed, receipt: bytes) -> None:
         ctx = self.ctx
-        ref = await threads.deferToThread(ctx.blobs.put_bytes, receipt)
+        ref = await _keep_receipt(ctx, receipt, self.inline_limit)
 
         def settle(session: Session) -> None:
             from node.store.messages import mark_delivered
@@ -586,6 +596,7 @@ class Sender:
                 receipt_digest=ref.digest,
                 now=now,
                 receipt_content_type=SOAP_CONTENT_TYPE,
+                receipt_bytes=ref.data,
             ):
                 ctx.audit.append(
                     session,
@@ -599,7 +610,7 @@ class Sender:
                     at=now,
                 )
 
-        await ctx.db.run(settle)
+        await ctx.db.run_grouped(settle)
         log.info(
             "delivered %s to %s (attempt %d)",
             message.message_id_for_log,
@@ -629,7 +640,7 @@ class Sender:
                     at=now,
                 )
 
-        await ctx.db.run(settle)
+        await ctx.db.run_grouped(settle)
         log.warning("failed %s to %s: %s", message.message_id_for_log, message.partner_id, error)
 
     async def _settle_retry(
@@ -669,7 +680,7 @@ class Sender:
                 receipt_status=receipt_status,
             )
 
-        await ctx.db.run(settle)
+        await ctx.db.run_grouped(settle)
         log.info("retry %s in %.1fs: %s", message.message_id_for_log, delay, error)
 
 
@@ -677,10 +688,14 @@ def _plain_cid(cid: str) -> bool:
     return not any(c in cid for c in "<> \r\n") and not cid.startswith("cid:")
 
 
-def _replace_wire(message: _Claimed, digest: str, content_type: str, properties: dict[str, Any]) -> _Claimed:
-    from dataclasses import replace
+async def _keep_receipt(ctx: NodeContext, receipt: bytes, limit: int) -> Any:
+    """A receipt's digest, with its bytes to keep in the row; one too large goes to the blob store."""
+    from node.store.blobs import Inlined
 
-    return replace(message, wire_digest=digest, wire_content_type=content_type, properties=properties)
+    if len(receipt) <= limit:
+        return Inlined(hashlib.sha256(receipt).hexdigest(), len(receipt), receipt)
+    ref = await threads.deferToThread(ctx.blobs.put_bytes, receipt)
+    return Inlined(ref.digest, ref.size, None)
 
 
 def _describe(exc: BaseException) -> str:
@@ -722,12 +737,17 @@ async def accept_pushed_signal(
     )
     if isinstance(outcome, ReceiptOutcome):
         data = b"".join(body.chunks())
-        blob = await threads.deferToThread(ctx.blobs.put_bytes, data)
+        blob = await _keep_receipt(ctx, data, inline_limit(ctx))
 
         def settle(session: Session) -> None:
             now = ctx.clock()
             if mark_delivered(
-                session, row.id, receipt_digest=blob.digest, now=now, receipt_content_type=content_type
+                session,
+                row.id,
+                receipt_digest=blob.digest,
+                now=now,
+                receipt_content_type=content_type,
+                receipt_bytes=blob.data,
             ):
                 ctx.audit.append(
                     session,
@@ -741,7 +761,7 @@ async def accept_pushed_signal(
                     at=now,
                 )
 
-        await ctx.db.run(settle)
+        await ctx.db.run_grouped(settle)
     else:
         text = "; ".join(f"{e.code or e.error.code} {e.detail}" for e in outcome.errors)[:500]
 

@@ -13,7 +13,7 @@ node.store.database
     db.close(); db.dialect ('sqlite'|'postgresql'); db.engine
     Results of run/read are detached ORM objects (no expiry on commit): load what you need inside fn.
 
-node.store.models (Base, Partner, Submission, Message, Payload, Delivery, IdempotencyKey,
+node.store.models (Base, Partner, Submission, Message, Payload, Delivery,
     AuditRecord, AuditChain; Direction, MessageState, DeliveryState StrEnums). Message.id is the
     monotonic sequence (order of submission); Message.payloads is loaded with the message.
 

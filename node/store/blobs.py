@@ -16,9 +16,12 @@ from typing import BinaryIO
 
 from protocols.as4.payload import CHUNK, ByteSource, FileSlice
 
-__all__ = ["BlobCorrupt", "BlobMissing", "BlobRef", "BlobSpool", "BlobStore"]
+__all__ = ["INLINE_LIMIT", "BlobCorrupt", "BlobMissing", "BlobRef", "BlobSpool", "BlobStore", "Inlined"]
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+# Wire messages and receipts up to this size are kept in their database row (one fsync: the
+# commit's), larger ones stream into the blob store. node.yaml `storage: {inline_limit: N}`.
+INLINE_LIMIT = 256 * 1024
 STALE_TEMPORARY_SECONDS = 24 * 3600
 
 
@@ -119,6 +122,15 @@ class BlobSpool:
         self.abort()
 
 
+@dataclass(frozen=True, slots=True)
+class Inlined:
+    """Bytes kept in a database row (`data`), or when too large a blob (`data` None), named by `digest`."""
+
+    digest: str
+    size: int
+    data: bytes | None
+
+
 class BlobStore:
     """Blobs under `root/ab/cd/<digest>`; writes are atomic and durable, equal bytes are stored once."""
 
@@ -166,6 +178,23 @@ class BlobStore:
 
     def put_source(self, source: ByteSource) -> BlobRef:
         return self.put(source.chunks())
+
+    def put_or_inline(self, source: ByteSource, limit: int = INLINE_LIMIT) -> Inlined:
+        """Up to `limit` bytes come back to be stored in a row (no file, no fsync); more go to a blob."""
+        if source.size <= limit:
+            data = b"".join(source.chunks())
+            if len(data) <= limit:
+                return Inlined(hashlib.sha256(data).hexdigest(), len(data), data)
+        ref = self.put_source(source)
+        return Inlined(ref.digest, ref.size, None)
+
+    def read_stored(self, digest: str, data: bytes | None, limit: int) -> bytes:
+        """Bytes kept inline in a row (`data`) or else in the blob `digest`, at most `limit` of them."""
+        if data is not None:
+            if len(data) > limit:
+                raise ValueError(f"{len(data)} bytes, over the limit of {limit}")
+            return data
+        return self.read_bytes(digest, limit)
 
     def spool(self) -> BlobSpool:
         return BlobSpool(self)

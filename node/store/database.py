@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -23,6 +24,8 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_POOL_THREADS = 8
 SQLITE_READ_THREADS = 4
+# Group commit: at most this many callers share one transaction (one fsync).
+GROUP_LIMIT = 64
 
 
 def _daemon_thread(*args: Any, **kwargs: Any) -> threading.Thread:
@@ -94,6 +97,8 @@ class Database:
         self._read_pool = _Pool(1, SQLITE_READ_THREADS, "db-read") if sqlite else self._write_pool
         self._pools_started = False
         self._shutdown_trigger: Any = None
+        self._group: deque[tuple[Callable[..., Any], tuple[Any, ...], Deferred[Any]]] = deque()
+        self._group_running = False
 
     # -- opening and closing -------------------------------------------------------------------
 
@@ -155,6 +160,66 @@ class Database:
         """`fn(session, *args)` in one write transaction, in the write thread pool."""
         self._start_pools()
         return deferToThreadPool(self._get_reactor(), self._write_pool, self._in_session, fn, args)
+
+    def run_grouped(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
+        """Like `run`, but callers that queue up while a commit is under way share the next transaction.
+
+        Group commit: one COMMIT (one fsync) for many small writes. Each fn runs in its own
+        SAVEPOINT, so one that raises (e.g. IntegrityError on a duplicate key) is rolled back alone
+        and its Deferred fails with that error; the others commit. Every Deferred fires only after
+        the shared COMMIT, so what a caller answers on is on disk. Call from the reactor thread.
+        """
+        d: Deferred[T] = Deferred()
+        self._group.append((fn, args, d))
+        if not self._group_running:
+            self._group_running = True
+            self._flush_group()
+        return d
+
+    def _flush_group(self) -> None:
+        batch = []
+        while self._group and len(batch) < GROUP_LIMIT:
+            batch.append(self._group.popleft())
+        self._start_pools()
+        done = deferToThreadPool(self._get_reactor(), self._write_pool, self._commit_group, batch)
+
+        def settle(outcome: Any) -> None:
+            for (_fn, _args, d), result in zip(batch, outcome, strict=True):
+                if isinstance(result, BaseException):
+                    d.errback(result)
+                else:
+                    d.callback(result)
+
+        def failed(failure: Any) -> None:
+            for _fn, _args, d in batch:
+                d.errback(failure)
+
+        def next_group(_: Any) -> None:
+            if self._group:
+                self._flush_group()
+            else:
+                self._group_running = False
+
+        done.addCallbacks(settle, failed).addBoth(next_group)
+
+    def _commit_group(self, batch: list[tuple[Callable[..., Any], tuple[Any, ...], Any]]) -> list[Any]:
+        outcome: list[Any] = []
+        with self.session() as session:
+            for fn, args, _d in batch:
+                if len(batch) == 1:
+                    outcome.append(fn(session, *args))
+                    continue
+                savepoint = session.begin_nested()
+                try:
+                    result = fn(session, *args)
+                    savepoint.commit()
+                except Exception as exc:
+                    if savepoint.is_active:
+                        savepoint.rollback()
+                    outcome.append(exc)
+                else:
+                    outcome.append(result)
+        return outcome
 
     def read(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
         """`fn(session, *args)` in one read transaction, in the read thread pool."""

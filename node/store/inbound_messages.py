@@ -46,7 +46,9 @@ def store_inbound(
     now: datetime,
     wire_digest: str | None,
     wire_content_type: str | None = None,
+    wire_bytes: bytes | None = None,
     receipt_digest: str | None = None,
+    receipt_bytes: bytes | None = None,
     receipt_content_type: str | None = None,
     service_type: str | None = None,
     conversation_id: str | None = None,
@@ -64,6 +66,7 @@ def store_inbound(
 ) -> Message:
     """A received message (state `received`), its payloads and, given an AuditLog, its audit record.
 
+    `wire_bytes`/`receipt_bytes`: the bytes inline (small ones), beside their digests.
     A second message with the same (partner, MessageId) raises IntegrityError at flush: check
     `find_received` first; the unique constraint is the last line against a race.
     """
@@ -88,7 +91,9 @@ def store_inbound(
         attempts=0,
         wire_digest=wire_digest,
         wire_content_type=wire_content_type,
+        wire_bytes=wire_bytes,
         receipt_digest=receipt_digest,
+        receipt_bytes=receipt_bytes,
         receipt_content_type=receipt_content_type,
         receipt_status="sent" if receipt_digest else None,
         created_at=now,

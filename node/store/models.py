@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -33,7 +34,6 @@ __all__ = [
     "Delivery",
     "DeliveryState",
     "Direction",
-    "IdempotencyKey",
     "Message",
     "MessageState",
     "Partner",
@@ -136,6 +136,8 @@ class Message(Base):
         Index(None, "partner_id", "created_at"),
         # In-order sending: is an older message to this partner waiting for a retry?
         Index(None, "partner_id", "direction", "state", "id"),
+        # The ministry API's routing sweep.
+        Index(None, "ministry"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -163,10 +165,16 @@ class Message(Base):
     # The signed (and encrypted) message exactly as on the wire, kept byte-identical for retries.
     wire_digest: Mapped[str | None] = mapped_column(String(64))
     wire_content_type: Mapped[str | None] = mapped_column(Text)
+    # The wire bytes themselves when small (under the store's inline limit); else only the blob.
+    wire_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Outbound: what we signed (uri, digest method/value, transforms), to check the receipt's NRR.
+    signed_references: Mapped[list[Any] | None] = mapped_column(JSON)
     # The receipt: for outbound the one received, for inbound the one answered (again, to duplicates).
     receipt_digest: Mapped[str | None] = mapped_column(String(64))
     receipt_content_type: Mapped[str | None] = mapped_column(Text)
     receipt_status: Mapped[str | None] = mapped_column(String(32))
+    # The receipt's bytes (receipts are small: always inline; receipt_digest names them).
+    receipt_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -225,19 +233,6 @@ class Delivery(Base):
     acked_at: Mapped[datetime | None]
 
     message: Mapped[Message] = relationship(lazy="raise")
-
-
-class IdempotencyKey(Base):
-    """What a ministry's request with an `Idempotency-Key` answered, to answer a retry the same."""
-
-    __tablename__ = "idempotency_keys"
-
-    ministry: Mapped[str] = mapped_column(String(64), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    request_digest: Mapped[str] = mapped_column(String(71))
-    response_status: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class AuditRecord(Base):

@@ -94,12 +94,31 @@ def create_outbound(
     return message
 
 
-def set_wire(session: Session, pk: int, *, digest: str, content_type: str, now: datetime) -> None:
-    """Record the built (signed, encrypted) message, sent byte-identical on every retry."""
+def set_wire(
+    session: Session,
+    pk: int,
+    *,
+    digest: str,
+    content_type: str,
+    now: datetime,
+    wire_bytes: bytes | None = None,
+    signed_references: list[Any] | None = None,
+) -> None:
+    """Record the built (signed, encrypted) message, sent byte-identical on every retry.
+
+    `wire_bytes`: the bytes inline when small (else they are only in the blob store under `digest`);
+    `signed_references`: what was signed, to check the receipt's non-repudiation information.
+    """
     session.execute(
         update(Message)
         .where(Message.id == pk)
-        .values(wire_digest=digest, wire_content_type=content_type, updated_at=now)
+        .values(
+            wire_digest=digest,
+            wire_content_type=content_type,
+            wire_bytes=wire_bytes,
+            signed_references=signed_references,
+            updated_at=now,
+        )
     )
 
 
@@ -221,6 +240,7 @@ def mark_delivered(
     now: datetime,
     receipt_content_type: str | None = None,
     receipt_status: str = "valid",
+    receipt_bytes: bytes | None = None,
 ) -> bool:
     """A verified receipt closes the message from any state (also a late receipt after `failed`).
 
@@ -250,6 +270,7 @@ def mark_delivered(
         .values(
             state=MessageState.DELIVERED,
             receipt_digest=receipt_digest,
+            receipt_bytes=receipt_bytes,
             receipt_content_type=receipt_content_type,
             receipt_status=receipt_status,
             claimed_by=None,

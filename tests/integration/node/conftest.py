@@ -211,7 +211,11 @@ class RealNode:
                     "attempts": m.attempts,
                     "receipt_status": m.receipt_status,
                     "receipt_digest": m.receipt_digest,
+                    "receipt": self.blobs.read_stored(m.receipt_digest, m.receipt_bytes, 1 << 22)
+                    if m.receipt_digest
+                    else None,
                     "wire_digest": m.wire_digest,
+                    "wire_inline": m.wire_bytes is not None,
                     "is_test": m.is_test,
                     "ministry": m.ministry,
                     "last_error": m.last_error,
