@@ -95,8 +95,13 @@ class RunningNode:
         config = self.ctx.config
         if config.listen.tls:
             assert config.keys.tls_key is not None and config.keys.tls_cert is not None
+            from node.api import ministry_client_cas
+
             self.tls = ServerTLS(
-                config.keys.tls_key, config.keys.tls_cert, self.ctx.partners.tls_client_cas()
+                config.keys.tls_key,
+                config.keys.tls_cert,
+                self.ctx.partners.tls_client_cas(),
+                ministry_client_cas=ministry_client_cas(self.ctx),
             )
         self.port = listen(self.ctx, self.site, tls=self.tls)
         if self.tls is not None:

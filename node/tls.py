@@ -1,10 +1,11 @@
 """TLS for AS4: the server context (TLS 1.2+, optional client certificates) and the per-partner client policy.
 
 Server: a client certificate is requested (never required at the handshake) from
-the union of the partners' `tls_ca`; a presented certificate must chain to one of
-them or the handshake fails. Which partner the chain must reach is checked after
-the AS4 header names the sender (`client_chain_reaches`), because one listener
-serves every partner.
+the union of the partners' `tls_ca` and the ministries' `client_ca` (node.yaml); a
+presented certificate must chain to one of them or the handshake fails. Which
+partner the chain must reach is checked after the AS4 header names the sender
+(`client_chain_reaches`), because one listener serves every partner; so a ministry's
+certificate is never taken for a partner's. The API checks a ministry's likewise.
 Client: the partner's server certificate is verified against its `tls_ca` (or the
 system trust store) with host name or IP checking; our TLS certificate is presented
 when the partner has a `tls_ca` (it then runs mutual TLS).
@@ -50,15 +51,26 @@ def _verify_callback(_conn: SSL.Connection, _cert: crypto.X509, _errno: int, _de
 
 @implementer(IOpenSSLServerConnectionCreator)
 class ServerTLS:
-    """Creates server-side TLS connections; `update_client_cas` swaps the trusted partner CAs at run time."""
+    """Creates server-side TLS connections; `update_client_cas` swaps the trusted partner CAs at run time.
+    `ministry_client_cas` (the API clients' CAs) stay trusted across those swaps."""
 
-    def __init__(self, key_file: Path, cert_file: Path, client_cas: Sequence[x509.Certificate] = ()) -> None:
+    def __init__(
+        self,
+        key_file: Path,
+        cert_file: Path,
+        client_cas: Sequence[x509.Certificate] = (),
+        *,
+        ministry_client_cas: Sequence[x509.Certificate] = (),
+    ) -> None:
         self._key_file = key_file
         self._cert_file = cert_file
+        self._ministry_cas = tuple(ministry_client_cas)
         self._lock = threading.Lock()
         self._context = self._build(client_cas)
 
-    def _build(self, client_cas: Sequence[x509.Certificate]) -> SSL.Context:
+    def _build(self, partner_cas: Sequence[x509.Certificate]) -> SSL.Context:
+        unique = {_fingerprint(c): c for c in (*partner_cas, *self._ministry_cas)}
+        client_cas = tuple(unique.values())
         ctx = SSL.Context(SSL.TLS_METHOD)
         ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
         ctx.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE | SSL.OP_NO_RENEGOTIATION)

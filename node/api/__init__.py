@@ -14,7 +14,7 @@ from node.api.ministries import MinistryConfigError, MinistryRegistry, parse_min
 from node.api.router import ApiCall, ApiResource, JsonAnswer, Route
 from node.context import NodeContext
 
-__all__ = ["API_PATH", "api_resource", "attach", "ministries_of", "stop"]
+__all__ = ["API_PATH", "api_resource", "attach", "ministries_of", "ministry_client_cas", "stop"]
 
 API_PATH = (b"api", b"v1")
 _running: list[Any] = []
@@ -27,11 +27,16 @@ def ministries_of(ctx: NodeContext) -> MinistryRegistry:
         from node.config import NODE_FILE, ConfigError
 
         try:
-            cached = parse_ministries(ctx.config.raw.get("ministries"))
+            cached = parse_ministries(ctx.config.raw.get("ministries"), ctx.config.directory)
         except MinistryConfigError as exc:
             raise ConfigError(NODE_FILE, exc.key, exc.message) from None
         ctx.extras["node.api.ministries"] = cached
     return cached
+
+
+def ministry_client_cas(ctx: NodeContext) -> tuple[Any, ...]:
+    """The CAs of the ministries' client certificates (node.yaml `ministries.<id>.client_ca`)."""
+    return ministries_of(ctx).client_cas()
 
 
 def api_resource(ctx: NodeContext, ministries: MinistryRegistry | None = None) -> ApiResource:

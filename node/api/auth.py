@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from node.api.errors import ApiError, FieldError
@@ -32,7 +33,7 @@ class Authenticator:
         fingerprint = _client_certificate_sha256(request)
         if fingerprint is not None:
             ministry = self._registry.by_certificate(fingerprint)
-            if ministry is not None:
+            if ministry is not None and ministry.chain_accepted(_verified_chain(request)):
                 return ministry
         raise self._unauthorised()
 
@@ -47,6 +48,12 @@ class Authenticator:
             ),
             _CHALLENGE,
         )
+
+
+def _verified_chain(request: Any) -> tuple[x509.Certificate, ...] | None:
+    from node.tls import peer_certificate_chain
+
+    return peer_certificate_chain(getattr(getattr(request, "channel", None), "transport", None))
 
 
 def _client_certificate_sha256(request: Any) -> str | None:

@@ -8,8 +8,12 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 __all__ = [
     "DOCUMENT_TYPES",
@@ -62,6 +66,9 @@ class Ministry:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     routes: tuple[tuple[str, str | None], ...] = ()
+    # node.yaml `client_ca`: CA(s) its client certificate must chain to; the node TLS server trusts them.
+    client_ca: str | None = None
+    client_ca_certificates: tuple[x509.Certificate, ...] = ()
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -73,6 +80,10 @@ class Ministry:
             raise ValueError("a ministry needs an api token hash or a client certificate fingerprint")
         if self.webhook_url is not None and not self.webhook_secret:
             raise ValueError("a webhook needs a secret to sign with")
+        if self.client_ca is not None and self.client_cert_sha256 is None:
+            raise ValueError(
+                "client_ca needs client_cert_sha256 (the certificate it issued to this ministry)"
+            )
 
     def token_matches(self, token: str) -> bool:
         if self.token_hash is None:
@@ -83,6 +94,14 @@ class Ministry:
         if self.client_cert_sha256 is None:
             return False
         return hmac.compare_digest(self.client_cert_sha256.encode(), _fingerprint(sha256_hex).encode())
+
+    def chain_accepted(self, chain: tuple[x509.Certificate, ...] | None) -> bool:
+        """With a `client_ca`, the verified TLS chain must reach it (a pin alone is not enough then)."""
+        if self.client_ca is None:
+            return True
+        from node.tls import client_chain_reaches
+
+        return bool(chain) and client_chain_reaches(chain or (), self.client_ca_certificates)
 
     def __repr__(self) -> str:  # never show the secrets
         return f"Ministry(id={self.id!r}, documents={self.documents!r})"
@@ -130,9 +149,19 @@ class MinistryRegistry:
             return ()
         return tuple(m for m in self.ministries if document_type in m.documents)
 
+    def client_cas(self) -> tuple[x509.Certificate, ...]:
+        """Every ministry's `client_ca` certificates, once each: added to the TLS server's trust."""
+        seen: dict[bytes, x509.Certificate] = {}
+        for ministry in self.ministries:
+            for cert in ministry.client_ca_certificates:
+                seen.setdefault(cert.fingerprint(hashes.SHA256()), cert)
+        return tuple(seen.values())
 
-def parse_ministries(section: Any) -> MinistryRegistry:
-    """The `ministries:` section (id → entry, or absent) → registry; errors name `ministries.<id>.key`."""
+
+def parse_ministries(section: Any, directory: Path | None = None) -> MinistryRegistry:
+    """The `ministries:` section (id → entry, or absent) → registry; errors name `ministries.<id>.key`.
+    `client_ca` files are read relative to the node `directory`; without one they are not read, and a
+    ministry with a `client_ca` is then never accepted by certificate (fails closed)."""
     if not section:
         return MinistryRegistry()
     if not isinstance(section, Mapping):
@@ -142,15 +171,34 @@ def parse_ministries(section: Any) -> MinistryRegistry:
         where = f"ministries.{ministry_id}"
         if not isinstance(entry, Mapping):
             raise MinistryConfigError(where, "must be a mapping with name, documents, api_token_sha256")
-        out.append(_parse_one(where, str(ministry_id), entry))
+        out.append(_parse_one(where, str(ministry_id), entry, directory))
     try:
         return MinistryRegistry(tuple(out))
     except ValueError as exc:
         raise MinistryConfigError("ministries", str(exc)) from None
 
 
-def _parse_one(where: str, ministry_id: str, entry: Mapping[str, Any]) -> Ministry:
-    known = {"name", "documents", "api_token_sha256", "client_cert_sha256", "webhook", "routes"}
+def _client_ca(
+    where: str, value: Any, directory: Path | None
+) -> tuple[str | None, tuple[x509.Certificate, ...]]:
+    if value is None:
+        return None, ()
+    if not isinstance(value, str) or not value.strip():
+        raise MinistryConfigError(f"{where}.client_ca", "must be the path of a PEM file (CA certificates)")
+    if directory is None:
+        return value, ()
+    from node.config import ConfigError
+    from node.partners import load_certificates
+
+    try:
+        certs = load_certificates(directory / value, file="node.yaml", key=f"{where}.client_ca")
+    except ConfigError as exc:
+        raise MinistryConfigError(exc.key, exc.message) from None
+    return value, certs
+
+
+def _parse_one(where: str, ministry_id: str, entry: Mapping[str, Any], directory: Path | None) -> Ministry:
+    known = {"name", "documents", "api_token_sha256", "client_cert_sha256", "client_ca", "webhook", "routes"}
     for key in entry:
         if key not in known:
             raise MinistryConfigError(f"{where}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
@@ -192,6 +240,7 @@ def _parse_one(where: str, ministry_id: str, entry: Mapping[str, Any]) -> Minist
         if action is not None and not isinstance(action, str):
             raise MinistryConfigError(f"{where}.routes[{j}].action", "must be a string")
         routes.append((route["service"], action))
+    client_ca, client_ca_certificates = _client_ca(where, entry.get("client_ca"), directory)
     try:
         return Ministry(
             id=ministry_id,
@@ -202,6 +251,8 @@ def _parse_one(where: str, ministry_id: str, entry: Mapping[str, Any]) -> Minist
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
             routes=tuple(routes),
+            client_ca=client_ca,
+            client_ca_certificates=client_ca_certificates,
         )
     except ValueError as exc:
         raise MinistryConfigError(where, str(exc)) from None

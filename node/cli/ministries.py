@@ -109,6 +109,11 @@ def ministries() -> None:
 )
 @click.option("--webhook", "webhook_url", default=None, help="URL inbound documents are POSTed to")
 @click.option("--client-cert-sha256", default=None, help="SHA-256 fingerprint of its TLS client certificate")
+@click.option(
+    "--client-ca",
+    default=None,
+    help="PEM file of the CA that issued its client certificate (the node's TLS trusts it; restart to apply)",
+)
 def add(
     directory: Path,
     ministry_id: str,
@@ -116,6 +121,7 @@ def add(
     documents: tuple[str, ...],
     webhook_url: str | None,
     client_cert_sha256: str | None,
+    client_ca: str | None,
 ) -> None:
     """Add a ministry; prints its API token (and webhook secret) once, as JSON. Only hashes are stored."""
     path = _node_yaml(directory)
@@ -130,13 +136,15 @@ def add(
     }
     if client_cert_sha256:
         entry["client_cert_sha256"] = client_cert_sha256
+    if client_ca:
+        entry["client_ca"] = str(Path(client_ca).resolve())
     secret = None
     if webhook_url:
         secret = secrets.token_urlsafe(32)
         entry["webhook"] = {"url": webhook_url, "secret": secret}
     candidate = {**section, ministry_id: entry}
     try:
-        parse_ministries(candidate)
+        parse_ministries(candidate, directory)
     except MinistryConfigError as exc:
         raise OperatorError(f"{NODE_FILE}: {exc.key}: {exc.message}") from None
     _write_section(path, candidate)

@@ -107,6 +107,44 @@ def test_a_bad_ministries_section_names_the_key() -> None:
     assert err.value.key == "ministries.moit.colour"
 
 
+def test_a_ministry_client_ca_is_read_from_the_node_directory_and_checked(tmp_path: Path) -> None:
+    pin = "ab" * 32
+    with pytest.raises(MinistryConfigError) as err:
+        parse_ministries(
+            {"customs": {"documents": ["raw"], "api_token_sha256": hash_token("t"), "client_ca": "ca.pem"}}
+        )
+    assert err.value.key == "ministries.customs" and "client_cert_sha256" in err.value.message
+    with pytest.raises(MinistryConfigError) as err:
+        parse_ministries(
+            {"customs": {"documents": ["raw"], "client_cert_sha256": pin, "client_ca": "ca.pem"}}, tmp_path
+        )
+    assert err.value.key == "ministries.customs.client_ca" and "cannot read" in err.value.message
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    with pytest.raises(MinistryConfigError) as err:
+        parse_ministries(
+            {"customs": {"documents": ["raw"], "client_cert_sha256": pin, "client_ca": "ca.pem"}}, tmp_path
+        )
+    assert err.value.key == "ministries.customs.client_ca" and "no X.509" in err.value.message
+    keys = tmp_path / "node"
+    create_node_directory(keys, party_id="vn-asw", port=0)
+    entry = {"documents": ["raw"], "client_cert_sha256": pin, "client_ca": "keys/tls.pem"}
+    registry = parse_ministries({"customs": entry, "again": dict(entry)}, keys)
+    assert len(registry.client_cas()) == 1  # the same CA once
+    unread = parse_ministries({"customs": entry})  # no directory: not read, and never accepted by certificate
+    assert unread.ministries[0].client_ca_certificates == () and not unread.ministries[0].chain_accepted(())
+
+
+def test_ministries_add_records_a_client_ca_it_can_read(node_yaml_dir: Path) -> None:
+    pin = "ab" * 32
+    base = ("ministries", "add", str(node_yaml_dir), "--documents", "raw", "--client-cert-sha256", pin)
+    bad = _run(*base, "--id", "customs", "--client-ca", str(node_yaml_dir / "nowhere.pem"))
+    assert bad.exit_code == 1 and "ministries.customs.client_ca: cannot read" in bad.output
+    ca = node_yaml_dir / "keys" / "tls.pem"
+    assert _run(*base, "--id", "customs", "--client-ca", str(ca)).exit_code == 0
+    registry = parse_ministries(NodeConfig.load(node_yaml_dir).raw["ministries"], node_yaml_dir)
+    assert registry.by_id("customs").client_ca == str(ca.resolve()) and len(registry.client_cas()) == 1
+
+
 def test_inbound_routing_prefers_a_service_route_over_the_document_type() -> None:
     registry = parse_ministries(
         {
