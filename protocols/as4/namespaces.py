@@ -58,12 +58,14 @@ __all__ = [
     "NS_XOP",
     "PARTYID_TYPE_UNREGISTERED",
     "SOAP12_MEDIA_TYPE",
+    "SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM",
     "SWA_ATTACHMENT_COMPLETE",
     "SWA_ATTACHMENT_COMPLETE_SIGNATURE_TRANSFORM",
     "SWA_ATTACHMENT_CONTENT_ONLY",
     "SWA_ATTACHMENT_CONTENT_SIGNATURE_TRANSFORM",
     "TEST_ACTION",
     "TEST_SERVICE",
+    "TOKEN_TYPE_ENCRYPTED_KEY",
     "TOKEN_X509V3",
     "TOKEN_X509_PKIPATH",
     "XENC_TYPE_CONTENT",
@@ -128,6 +130,8 @@ TOKEN_X509_PKIPATH = (
 ENCODING_BASE64 = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 )
+# WSS 1.1 §7.3: wsse11:TokenType of a reference to an xenc:EncryptedKey.
+TOKEN_TYPE_ENCRYPTED_KEY = "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#EncryptedKey"
 KEY_IDENTIFIER_SKI = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509SubjectKeyIdentifier"
 )
@@ -143,6 +147,10 @@ SWA_ATTACHMENT_CONTENT_ONLY = (
     "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Content-Only"
 )
 SWA_ATTACHMENT_COMPLETE = "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Complete"
+# WSS SwA profile 1.1 §5.5.2: the CipherReference transform of an encrypted attachment.
+SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM = (
+    "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Ciphertext-Transform"
+)
 XENC_TYPE_CONTENT = "http://www.w3.org/2001/04/xmlenc#Content"
 XENC_TYPE_ELEMENT = "http://www.w3.org/2001/04/xmlenc#Element"
 

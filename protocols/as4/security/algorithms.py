@@ -23,8 +23,6 @@ __all__ = [
     "KEY_TRANSPORTS",
     "MGF_METHODS",
     "SIGNATURE_METHODS",
-    "SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM",
-    "TOKEN_TYPE_ENCRYPTED_KEY",
     "EncryptionAlgorithms",
     "SignatureAlgorithms",
     "data_key_size",
@@ -32,12 +30,6 @@ __all__ = [
     "oaep_padding",
     "signature_hash",
 ]
-
-# Not (yet) in namespaces.py, which the wire helper owns: WSS SwA profile 1.1 §5.5.2 and WSS 1.1 §7.
-SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM = (
-    "http://docs.oasis-open.org/wss/oasis-wss-SwAProfile-1.1#Attachment-Ciphertext-Transform"
-)
-TOKEN_TYPE_ENCRYPTED_KEY = "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#EncryptedKey"
 
 # Signature method URI -> hash used with RSASSA-PKCS1-v1_5.
 SIGNATURE_METHODS: dict[str, type[hashes.HashAlgorithm]] = {

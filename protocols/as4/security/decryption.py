@@ -23,7 +23,6 @@ from protocols.as4 import namespaces as ns
 from protocols.as4.errors import EbmsError, EbmsException
 from protocols.as4.payload import Attachment, ByteSource, SpoolFactory
 from protocols.as4.security.algorithms import (
-    SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM,
     data_key_size,
     oaep_padding,
 )
@@ -163,7 +162,7 @@ def _decrypt_part(
         for transform in transforms:
             if (
                 isinstance(transform.tag, str)
-                and transform.get("Algorithm") != SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM
+                and transform.get("Algorithm") != ns.SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM
             ):
                 raise _fail(f"CipherReference transform {transform.get('Algorithm')} is not accepted")
     mime_type = encrypted_data.get("MimeType") or "application/octet-stream"

@@ -20,8 +20,6 @@ from protocols.as4 import namespaces as ns
 from protocols.as4.payload import Attachment, SpoolFactory
 from protocols.as4.security.algorithms import (
     DEFAULT_ENCRYPTION,
-    SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM,
-    TOKEN_TYPE_ENCRYPTED_KEY,
     EncryptionAlgorithms,
     data_key_size,
     oaep_padding,
@@ -69,7 +67,7 @@ def _encrypted_data(attachment: Attachment, data_id: str, key_id: str, data_algo
     reference = etree.SubElement(
         key_info, qname(ns.NS_WSSE, "SecurityTokenReference"), nsmap={"wsse11": ns.NS_WSSE11}
     )
-    reference.set(qname(ns.NS_WSSE11, "TokenType"), TOKEN_TYPE_ENCRYPTED_KEY)
+    reference.set(qname(ns.NS_WSSE11, "TokenType"), ns.TOKEN_TYPE_ENCRYPTED_KEY)
     _sub(reference, ns.NS_WSSE, "Reference", URI=f"#{key_id}")
     cipher_reference = _sub(
         _sub(data, ns.NS_XENC, "CipherData"),
@@ -78,7 +76,7 @@ def _encrypted_data(attachment: Attachment, data_id: str, key_id: str, data_algo
         URI=f"cid:{attachment.content_id}",
     )
     _sub(_sub(cipher_reference, ns.NS_XENC, "Transforms"), ns.NS_DS, "Transform").set(
-        "Algorithm", SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM
+        "Algorithm", ns.SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM
     )
     return data
 

@@ -14,7 +14,6 @@ from security_support import make_envelope
 from protocols.as4 import namespaces as ns
 from protocols.as4.payload import MemorySpool
 from protocols.as4.security import encrypt_attachments, sign_envelope
-from protocols.as4.security.algorithms import SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM, TOKEN_TYPE_ENCRYPTED_KEY
 
 DS = f"{{{ns.NS_DS}}}"
 WSSE = f"{{{ns.NS_WSSE}}}"
@@ -73,10 +72,10 @@ def test_each_attachment_gets_content_only_encrypted_data_with_its_mime_type(pay
         cipher_reference = element.find(f"{XENC}CipherData/{XENC}CipherReference")
         assert cipher_reference.get("URI") == f"cid:{original.content_id}"
         assert cipher_reference.find(f"{XENC}Transforms/{DS}Transform").get("Algorithm") == (
-            SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM
+            ns.SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM
         )
         token_reference = element.find(f"{DS}KeyInfo/{WSSE}SecurityTokenReference")
-        assert token_reference.get(f"{{{ns.NS_WSSE11}}}TokenType") == TOKEN_TYPE_ENCRYPTED_KEY
+        assert token_reference.get(f"{{{ns.NS_WSSE11}}}TokenType") == ns.TOKEN_TYPE_ENCRYPTED_KEY
         assert token_reference.find(f"{WSSE}Reference").get("URI") == f"#{key_id}"
         assert (part.content_id, part.mime_type) == (original.content_id, "application/octet-stream")
 
