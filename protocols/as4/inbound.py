@@ -33,6 +33,7 @@ from protocols.as4.security import (
     decrypt_attachments,
     verify_envelope,
 )
+from protocols.as4.security.header import id_index
 from protocols.as4.xml import parse_xml
 
 __all__ = [
@@ -218,11 +219,14 @@ def _open(
                 raise EbmsException(
                     EbmsError.POLICY_NONCOMPLIANCE, f"payload {attachment.content_id[:80]} is not encrypted"
                 )
-    attachments = decrypt_attachments(root, envelope.attachments, own, spool=spool)
+    ids = id_index(root)  # decryption leaves the envelope as it is: one index serves both steps
+    attachments = decrypt_attachments(root, envelope.attachments, own, spool=spool, ids=ids)
     if not _has_signature(root):
         raise EbmsException(EbmsError.POLICY_NONCOMPLIANCE, "the message is not signed")
     required = [p.content_id for p in message.payload_info if p.content_id is not None]
-    signature = verify_envelope(root, attachments, trusted=sender_certificates, required_attachments=required)
+    signature = verify_envelope(
+        root, attachments, trusted=sender_certificates, required_attachments=required, ids=ids
+    )
     by_cid = {a.content_id: a for a in attachments}
     payloads = []
     for part in message.payload_info:

@@ -223,11 +223,13 @@ def decrypt_attachments(
     own: SigningIdentity,
     *,
     spool: SpoolFactory,
+    ids: dict[str, list[etree._Element]] | None = None,
 ) -> tuple[Attachment, ...]:
     """Every attachment, decrypted where the message encrypted it for us, in the original order.
 
     The returned part carries EncryptedData/@MimeType as its type. A spool's source is returned
-    only after the GCM tag of that part verified.
+    only after the GCM tag of that part verified. `ids` is `header.id_index(envelope)` when the
+    caller already built it for this document (decryption does not change the envelope).
     """
     header_security = security(envelope, _fail)
     keys = (
@@ -240,7 +242,8 @@ def decrypt_attachments(
         if data:
             raise _fail("EncryptedData without an EncryptedKey in wsse:Security")
         return tuple(attachments)
-    ids = id_index(envelope)
+    if ids is None:
+        ids = id_index(envelope)
     by_cid = {attachment.content_id: attachment for attachment in attachments}
     pairs = _pairs(keys, data, ids)
     for position, (element, _) in enumerate(pairs):

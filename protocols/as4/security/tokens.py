@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,10 +36,25 @@ _BST = qname(ns.NS_WSSE, "BinarySecurityToken")
 _STR = qname(ns.NS_WSSE, "SecurityTokenReference")
 
 
+# Per-identity material is cached: a node signs, encrypts and verifies with a handful of
+# certificates, and x509.Certificate hashes and compares by its DER, so a hit is the same certificate.
+@functools.lru_cache(maxsize=256)
 def certificate_der(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.DER)
 
 
+@functools.lru_cache(maxsize=256)
+def _certificate_base64(certificate: x509.Certificate) -> str:
+    return base64.b64encode(certificate_der(certificate)).decode("ascii")
+
+
+@functools.lru_cache(maxsize=256)
+def _load_der(der: bytes) -> x509.Certificate:
+    """A certificate from DER; a partner sends the same token in every message, so it is parsed once."""
+    return x509.load_der_x509_certificate(der)
+
+
+@functools.lru_cache(maxsize=256)
 def subject_key_identifier(certificate: x509.Certificate) -> bytes:
     """The SKI extension, or (as WSS4J does when it is absent) the RFC 5280 §4.2.1.2 method-1 SHA-1."""
     try:
@@ -58,7 +74,7 @@ def binary_security_token(certificate: x509.Certificate) -> tuple[etree._Element
     token.set("EncodingType", ns.ENCODING_BASE64)
     token.set("ValueType", ns.TOKEN_X509V3)
     token.set(qname(ns.NS_WSU, "Id"), token_id)
-    token.text = _b64(certificate_der(certificate))
+    token.text = _certificate_base64(certificate)
     return token, token_id
 
 
@@ -128,6 +144,7 @@ _ATTRIBUTE_ALIASES = {
 }
 
 
+@functools.lru_cache(maxsize=256)
 def _normalised_dn(text: str) -> frozenset[tuple[str, str]]:
     """An RFC 4514-ish DN as an order-free set, tolerant of the spacing and names other stacks use."""
     parts = re.split(r"(?<!\\)[,+;]", text)
@@ -146,7 +163,9 @@ def _normalised_dn(text: str) -> frozenset[tuple[str, str]]:
 def matches(reference: TokenReference, certificate: x509.Certificate) -> bool:
     """Does the reference name this certificate? (the whole certificate for a carried token)"""
     if reference.certificate is not None:
-        return certificate_der(reference.certificate) == certificate_der(certificate)
+        return reference.certificate is certificate or certificate_der(
+            reference.certificate
+        ) == certificate_der(certificate)
     if reference.style == "issuer-serial":
         return (
             reference.serial == certificate.serial_number
@@ -196,13 +215,13 @@ def _token_certificate(token: etree._Element) -> x509.Certificate:
     der = base64.b64decode("".join((token.text or "").split()), validate=True)
     value_type = token.get("ValueType")
     if value_type == ns.TOKEN_X509V3:
-        return x509.load_der_x509_certificate(der)
+        return _load_der(der)
     if value_type == ns.TOKEN_X509_PKIPATH:
         path = _der_items(der)
         if not path:
             raise ValueError("empty PkiPath")
         # X.509 Token Profile §3.1: the path runs from the trust anchor to the end entity.
-        return x509.load_der_x509_certificate(path[-1])
+        return _load_der(path[-1])
     raise ValueError(f"BinarySecurityToken ValueType {value_type} is not X509v3 or X509PKIPathv1")
 
 
@@ -245,7 +264,7 @@ def read_token_reference(
                 return TokenReference("issuer-serial", issuer=issuer, serial=serial_number)
             if len(data) == 1 and data[0].tag == qname(ns.NS_DS, "X509Certificate"):
                 der = base64.b64decode("".join((data[0].text or "").split()), validate=True)
-                return TokenReference("bst", certificate=x509.load_der_x509_certificate(der))
+                return TokenReference("bst", certificate=_load_der(der))
             raise fail("X509Data holds neither one X509IssuerSerial nor one X509Certificate")
         if child.tag == qname(ns.NS_WSSE, "KeyIdentifier"):
             if child.get("ValueType") != ns.KEY_IDENTIFIER_SKI:

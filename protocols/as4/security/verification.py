@@ -49,7 +49,7 @@ def _fail(detail: str) -> EbmsException:
 
 
 def _ds_children(parent: etree._Element, local: str) -> list[etree._Element]:
-    return [child for child in parent if child.tag == qname(ns.NS_DS, local)]
+    return list(parent.iterchildren(f"{{{ns.NS_DS}}}{local}"))
 
 
 def _one_ds(parent: etree._Element, local: str) -> etree._Element:
@@ -220,15 +220,18 @@ def verify_envelope(
     *,
     trusted: Sequence[x509.Certificate],
     required_attachments: Sequence[str],
+    ids: dict[str, list[etree._Element]] | None = None,
 ) -> VerifiedSignature:
     """Verify the message signature; attachments must already be decrypted (sign-then-encrypt).
 
     `required_attachments` are Content-IDs (without `cid:`) that must be signed, normally every
-    PartInfo href of the UserMessage. Raises EbmsException(EBMS:0101) on any failure.
+    PartInfo href of the UserMessage. `ids` is `header.id_index(envelope)` when the caller
+    already built it for this (unchanged) document. Raises EbmsException(EBMS:0101) on any failure.
     """
     signature = _signature(envelope)
     parts = {"messaging": messaging(envelope, _fail), "body": body(envelope, _fail)}
-    ids = id_index(envelope)
+    if ids is None:
+        ids = id_index(envelope)
     duplicates = sorted(value for value, elements in ids.items() if len(elements) > 1)
     if duplicates:
         raise _fail(f"duplicate Id {duplicates[0]!r} in the message")
