@@ -209,13 +209,11 @@ class Database:
                 if len(batch) == 1:
                     outcome.append(fn(session, *args))
                     continue
-                savepoint = session.begin_nested()
                 try:
-                    result = fn(session, *args)
-                    savepoint.commit()
+                    # Rolls back to the savepoint (also after a failed flush) and re-raises.
+                    with session.begin_nested():
+                        result = fn(session, *args)
                 except Exception as exc:
-                    if savepoint.is_active:
-                        savepoint.rollback()
                     outcome.append(exc)
                 else:
                     outcome.append(result)

@@ -128,3 +128,18 @@ def test_temporary_files_left_by_a_killed_writer_are_swept_when_old(tmp_path: Pa
     os.utime(stale, (day_ago, day_ago))
     BlobStore(tmp_path)
     assert not stale.exists() and fresh.exists()
+
+
+def test_small_bytes_are_inlined_and_large_ones_go_to_a_blob(tmp_path: Path) -> None:
+    from protocols.as4.payload import InMemory
+
+    store = BlobStore(tmp_path)
+    small = store.put_or_inline(InMemory(b"x" * 100), limit=100)
+    assert (small.digest, small.size, small.data) == (hashlib.sha256(b"x" * 100).hexdigest(), 100, b"x" * 100)
+    assert not store.exists(small.digest)
+    large = store.put_or_inline(InMemory(b"y" * 101), limit=100)
+    assert large.data is None and store.read_bytes(large.digest, 101) == b"y" * 101
+    assert store.read_stored(small.digest, small.data, 100) == b"x" * 100
+    assert store.read_stored(large.digest, None, 101) == b"y" * 101
+    with pytest.raises(ValueError, match="over the limit"):
+        store.read_stored(small.digest, small.data, 99)

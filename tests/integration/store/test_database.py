@@ -140,3 +140,41 @@ def test_sqlite_writes_run_in_one_thread(tmp_path: Path):
         assert len(set(idents)) == 1
     finally:
         db.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_grouped_writers_share_a_commit_and_a_failing_one_is_rolled_back_alone(db: Database, now):
+    from sqlalchemy.exc import IntegrityError
+
+    from tests.integration.store.factories import inbound
+
+    def store(session, message_id):
+        inbound(session, now, message_id=message_id)
+        return message_id
+
+    # Queued together behind the first commit: the same MessageId twice in one group.
+    results = yield defer.DeferredList(
+        [db.run_grouped(store, mid) for mid in ("g1@them", "g2@them", "g2@them", "g3@them")],
+        consumeErrors=True,
+    )
+    outcomes = [ok for ok, _ in results]
+    assert outcomes == [True, True, False, True]
+    assert results[2][1].check(IntegrityError)
+    stored = yield db.read(lambda s: sorted(m for (m,) in s.execute(text("SELECT message_id FROM messages"))))
+    assert stored == ["g1@them", "g2@them", "g3@them"]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_grouped_caller_hears_only_after_its_write_is_committed(db: Database, now):
+    seen = []
+
+    def work(session, partner_id):
+        session.add(Partner(id=partner_id, party_id="P", state="registered", state_since=now))
+
+    def check(_result, partner_id):
+        # A separate connection: sees only what is committed.
+        with db.read_session() as session:
+            seen.append(session.get(Partner, partner_id) is not None)
+
+    yield defer.gatherResults([db.run_grouped(work, f"p{i}").addCallback(check, f"p{i}") for i in range(10)])
+    assert seen == [True] * 10
