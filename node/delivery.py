@@ -74,10 +74,14 @@ class Retry:
 # -- routing (worker thread, one transaction) --------------------------------------------------------
 
 
-def _document_type(message: Message) -> str:
+def _document_type(ctx: NodeContext, message: Message) -> str:
+    """Stored, or recognised by the sending partner's collaborations (its P-Mode, else the defaults)."""
     if message.document_type:
         return message.document_type
-    return document_type_for(message.service, message.action) or "raw"
+    partner = ctx.partners.by_id(message.partner_id)
+    if partner is None:
+        return document_type_for(message.service, message.action) or "raw"
+    return document_type_for(message.service, message.action, partner.collaborations) or "raw"
 
 
 def _is_test(message: Message) -> bool:
@@ -119,7 +123,7 @@ def route_received(
         if _is_test(message):
             message.ministry = NOT_ROUTED
             continue
-        document_type = _document_type(message)
+        document_type = _document_type(ctx, message)
         receivers: tuple[Ministry, ...]
         answered = _apply_business_answer(session, ctx, message, now) if document_type == "answer" else None
         if answered is not None:

@@ -27,7 +27,8 @@ __all__ = [
 PARTNERS_HEADER = (
     "# The foreign gateways this node exchanges with. Edit, then `aswnode partners check DIR`.\n"
     "# Each: id, party_id (+ party_id_type), endpoint, signing_cert (PEM), optional tls_ca (PEM),\n"
-    "# focal_points, agreement, treaty, pmode (overrides of the default P-Mode).\n"
+    "# focal_points, agreement, treaty, pmode (overrides of the default P-Mode; its `collaborations`\n"
+    "# names the eb:Service/eb:Action of eco, ephyto and answer, see node/collaborations.py).\n"
 )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from node.collaborations import Collaborations, collaborations_from
 from node.config import PARTNERS_FILE, ConfigError, PartnerConfig, load_partners
 
 __all__ = ["Partner", "PartnerDirectory", "load_certificates", "parse_certificates"]
@@ -74,6 +75,11 @@ class Partner:
     def pmode_overrides(self) -> Mapping[str, Any]:
         return self.config.pmode
 
+    @property
+    def collaborations(self) -> Collaborations:
+        """Each document type's (service, action) with this partner: P-Mode overrides over the defaults."""
+        return collaborations_from(self.config.pmode.get("collaborations"))
+
 
 def _load(directory: Path, errors: list[ConfigError] | None) -> tuple[Partner, ...]:
     configs = load_partners(directory, collect=errors)
@@ -85,6 +91,12 @@ def _load(directory: Path, errors: list[ConfigError] | None) -> tuple[Partner, .
             tls_ca = (
                 load_certificates(config.tls_ca, key=f"{prefix}.tls_ca") if config.tls_ca is not None else ()
             )
+            try:
+                collaborations_from(config.pmode.get("collaborations"))
+            except ValueError as exc:
+                key, _, message = str(exc).partition(": ")
+                where = f"{prefix}.pmode.collaborations" + (f".{key}" if message else "")
+                raise ConfigError(PARTNERS_FILE, where, message or key) from None
         except ConfigError as exc:
             exc = ConfigError(exc.file, exc.key, exc.message, partner=config.id)
             if errors is None:

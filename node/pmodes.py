@@ -14,7 +14,7 @@ __all__ = ["DEFAULT_DUPLICATE_WINDOW_SECONDS", "inbound_policy", "outbound_pmode
 # Longer than any retry horizon of the default reliability (5 retries, at most an hour apart).
 DEFAULT_DUPLICATE_WINDOW_SECONDS = 30 * 24 * 3600.0
 # Keys of a partner's `pmode:` that the node reads itself (not part of the protocol P-Mode).
-_NODE_KEYS = ("inbound",)
+_NODE_KEYS = ("inbound", "collaborations")
 
 
 def _overrides(partner: Partner) -> dict[str, Any]:

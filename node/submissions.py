@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from twisted.internet import defer, threads
 
 from node.api.errors import FieldError
+from node.collaborations import CERTIFICATE_TYPES, DEFAULT_COLLABORATIONS, Collaborations
 from node.context import NodeContext
 from node.store.blobs import BlobRef
 from node.store.messages import NewPayload, create_outbound
@@ -54,13 +55,12 @@ ANSWER_STATUSES = ("accepted", "not_accepted", "amendment_requested", "processed
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 SUBMITTED = "submitted"
 TREATY_MIME_TYPE = "application/xml"
-# The ebMS CollaborationInfo a certificate travels under unless the caller names one (project URNs,
-# like the treaty namespaces in mappings.namespaces); a partner's P-Mode may expect other values.
+# The node's default (service, action) of each certificate type (node.collaborations); a partner's
+# P-Mode (partners.yaml `pmode.collaborations`) may name others, used when the caller names none.
 DOCUMENT_COLLABORATIONS = {
-    "eco": ("urn:aswnode:service:eco", "EFormD"),
-    "ephyto": ("urn:aswnode:service:ephyto", "SPSCertificate"),
+    t: (DEFAULT_COLLABORATIONS.of(t).service, DEFAULT_COLLABORATIONS.of(t).action) for t in CERTIFICATE_TYPES
 }
-ANSWER_ACTION = "BusinessAnswer"
+ANSWER_ACTION = DEFAULT_COLLABORATIONS.answer_action
 # mappings.answers.AnswerStatus value → the submission status a ministry sees.
 ANSWER_STATUS_OF = {
     "accepted": "accepted",
@@ -186,7 +186,16 @@ async def _submit(
     if partner is None:
         raise _refused(422, "/partner", "unknown_partner", f"no partner {partner_id!r} is registered")
     prepared = await _in_thread(
-        ctx, _prepare, document_type, partner_id, partner.party_id, payload, mime_type, service, action
+        ctx,
+        _prepare,
+        document_type,
+        partner_id,
+        partner.party_id,
+        payload,
+        mime_type,
+        service,
+        action,
+        partner.collaborations,
     )
     is_test = _is_test_service(prepared.service, prepared.action)
     refusal = await ctx.db.read(_lifecycle_refusal, partner_id, is_test, ctx.config.is_sandbox)
@@ -289,8 +298,10 @@ def _prepare(
     mime_type: str | None,
     service: str | None,
     action: str | None,
+    collaborations: Collaborations = DEFAULT_COLLABORATIONS,
 ) -> _Prepared:
-    """Validation and mapping (CPU work, in a worker thread); SubmissionRefused names every error at once."""
+    """Validation and mapping (CPU work, in a worker thread); SubmissionRefused names every error at once.
+    `service`/`action` default to the partner's `collaborations` for the document type."""
     if document_type == "raw":
         missing = [
             FieldError("required", f"{name} is required for a raw document", f"/{name}")
@@ -320,7 +331,7 @@ def _prepare(
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _refused(422, "/payload", "malformed_json", f"the document is not JSON: {exc}") from None
     if document_type == "answer":
-        return _prepare_answer(partner_id, to_party_id, document, mime_type, service, raw)
+        return _prepare_answer(partner_id, to_party_id, document, mime_type, service, raw, collaborations)
     from mappings.errors import DomesticInvalid, MappingError
 
     profile = profile_for(document_type)
@@ -335,8 +346,9 @@ def _prepare(
         raise _refused(422, "/payload", exc.code, exc.message) from None
     if isinstance(treaty, str):
         treaty = treaty.encode("utf-8")
-    service = service or DOCUMENT_COLLABORATIONS[document_type][0]
-    action = action or DOCUMENT_COLLABORATIONS[document_type][1]
+    default = collaborations.of(document_type) if document_type in CERTIFICATE_TYPES else None
+    service = service or (default.service if default else None)
+    action = action or (default.action if default else None)
     missing = [
         FieldError(
             "required", f"{name} is required: the {document_type} mapping names no default", f"/{name}"
@@ -359,7 +371,13 @@ def _prepare(
 
 
 def _prepare_answer(
-    partner_id: str, to_party_id: str, document: Any, mime_type: str | None, service: str | None, raw: bytes
+    partner_id: str,
+    to_party_id: str,
+    document: Any,
+    mime_type: str | None,
+    service: str | None,
+    raw: bytes,
+    collaborations: Collaborations = DEFAULT_COLLABORATIONS,
 ) -> _Prepared:
     from mappings import answers
     from mappings.errors import MappingError
@@ -373,8 +391,8 @@ def _prepare_answer(
         "answer",
         partner_id,
         to_party_id,
-        service or DOCUMENT_COLLABORATIONS[answer.document_type][0],
-        ANSWER_ACTION,
+        service or collaborations.of(answer.document_type).service,
+        collaborations.answer_action,
         mime_type or answers.MIME_TYPE,
         raw,
         InMemory(xml),
@@ -480,14 +498,11 @@ def profile_for(document_type: str) -> Any:
     return registry.profile(document_type)
 
 
-def document_type_for(service: str | None, action: str | None) -> str | None:
+def document_type_for(
+    service: str | None, action: str | None, collaborations: Collaborations = DEFAULT_COLLABORATIONS
+) -> str | None:
     """The document type a received (service, action) carries: a business answer, a certificate, or None."""
-    if action == ANSWER_ACTION:
-        return "answer"
-    for document_type, (known_service, known_action) in DOCUMENT_COLLABORATIONS.items():
-        if service == known_service and action == known_action:
-            return document_type
-    return None
+    return collaborations.document_type(service, action)
 
 
 def _field_error(problem: Any) -> FieldError:

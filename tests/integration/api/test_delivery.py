@@ -19,14 +19,16 @@ from node.submissions import DOCUMENT_COLLABORATIONS, profile_for
 from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
 
 
-def _receive(node, data: bytes, *, service: str, action: str, mime: str, is_test: bool = False) -> str:
+def _receive(
+    node, data: bytes, *, service: str, action: str, mime: str, is_test: bool = False, partner: str = "th"
+) -> str:
     """What node.inbound stores for a received message (same repository function)."""
     blob = node.ctx.blobs.put_bytes(data)
     message_id = f"{uuid.uuid4()}@th-nsw"
     with node.ctx.db.session() as s:
         store_inbound(
             s,
-            partner_id="th",
+            partner_id=partner,
             message_id=message_id,
             service=service,
             action=action,
@@ -265,3 +267,26 @@ async def test_a_payload_too_large_to_inline_is_streamed_from_its_href(api_node)
     assert hashlib.sha256(download.body).hexdigest() == part["sha256"] == hashlib.sha256(data).hexdigest()
     assert (await api_node.call("GET", part["href"], ministry="mard")).code == 404
     assert (await api_node.call("GET", part["href"][:-1] + "7", ministry="moit")).code == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_document_is_recognised_by_the_service_and_action_of_its_partner_p_mode(api_node, ephyto):
+    import yaml
+
+    path = api_node.directory / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["partners"][1]["pmode"] = {
+        "collaborations": {"ephyto": {"service": "urn:kh:ephyto", "action": "Phyto"}}
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    api_node.ctx.partners.reload()
+    xml = profile_for("ephyto").to_treaty(ephyto)
+    from_kh = _receive(
+        api_node, xml, service="urn:kh:ephyto", action="Phyto", mime="application/xml", partner="kh"
+    )
+    from_th = _receive(api_node, xml, service="urn:kh:ephyto", action="Phyto", mime="application/xml")
+    await _service(api_node).tick()
+    with api_node.ctx.db.read_session() as s:
+        types = {m.message_id: (m.document_type, m.ministry) for m in s.scalars(select(Message))}
+    assert types[from_kh] == ("ephyto", "mard")  # kh's P-Mode names that collaboration
+    assert types[from_th] == ("raw", "moit")  # th runs the defaults: the same values mean nothing there

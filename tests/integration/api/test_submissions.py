@@ -238,3 +238,31 @@ async def test_an_eco_from_the_mappings_sample_is_accepted_and_mapped_to_e_form_
     assert {"/payload/exporter", "/payload/items", "/payload/box13"} <= {
         e["pointer"] for e in empty.json()["errors"]
     }
+
+
+def _partner_collaborations(node, partner_id: str, collaborations: dict) -> None:
+    import yaml
+
+    path = node.directory / "partners.yaml"
+    data = yaml.safe_load(path.read_text())
+    for entry in data["partners"]:
+        if entry["id"] == partner_id:
+            entry["pmode"] = {"collaborations": collaborations}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    node.ctx.partners.reload()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_partner_p_mode_names_the_service_and_action_a_document_travels_under(api_node):
+    _partner_collaborations(
+        api_node,
+        "kh",
+        {"ephyto": {"service": "urn:kh:ippc:ephyto", "action": "Phyto"}, "answer": {"action": "Reply"}},
+    )
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_ephyto(partner="kh"))
+    assert r.code == 202, r.body
+    default = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_ephyto())
+    assert default.code == 202, default.body
+    with api_node.ctx.db.read_session() as s:
+        sent = {m.partner_id: (m.service, m.action) for m in s.scalars(select(Message))}
+    assert sent == {"kh": ("urn:kh:ippc:ephyto", "Phyto"), "th": DOCUMENT_COLLABORATIONS["ephyto"]}

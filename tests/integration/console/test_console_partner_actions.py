@@ -10,6 +10,7 @@ import pytest
 import pytest_twisted
 from sqlalchemy import select
 
+from node.collaborations import SERVICE_EPHYTO
 from node.lifecycle.service import Procedure
 from node.nodedir import create_node_directory
 from node.store.models import AuditRecord
@@ -66,6 +67,7 @@ async def test_the_whole_procedure_from_registration_to_termination(node, partne
     page = await c.get("/console/partners/th-nsw")
     assert _state(page) == "registered" and "Partner th-nsw registered" in page.text
     assert 'id="pmode"' in page.text and "signed NRR" in page.text and "flash-error" not in page.text
+    assert 'id="collaborations"' in page.text and SERVICE_EPHYTO in page.text  # documented in its P-Mode
 
     page = await _act(c, "golive", {"at": "2026-12-01T09:00", "at_tz": "+07:00"})
     assert _flash(page).startswith("error:") and _state(page) == "registered"
