@@ -52,6 +52,9 @@ class InMemory:
         return len(self.data)
 
     def chunks(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        if type(self.data) is bytes and 0 < len(self.data) <= chunk_size:
+            yield self.data  # immutable: no copy needed for a single chunk
+            return
         view = memoryview(self.data)
         for start in range(0, len(view), chunk_size):
             yield bytes(view[start : start + chunk_size])

@@ -27,6 +27,9 @@ __all__ = [
 ID_ATTRIBUTES = (f"{{{ns.NS_WSU}}}Id", "Id", "ID", f"{{{ns.NS_XML}}}id")
 
 
+_SECURITY = f"{{{ns.NS_WSSE}}}Security"
+
+
 def qname(namespace: str, local: str) -> str:
     return f"{{{namespace}}}{local}"
 
@@ -49,7 +52,7 @@ def _soap(envelope: etree._Element, fail: Callable[[str], Exception]) -> str:
 def _only_child(parent: etree._Element | None, tag: str, fail: Callable[[str], Exception]) -> etree._Element:
     if parent is None:
         raise fail(f"no parent for {tag}")
-    found = [child for child in parent if child.tag == tag]
+    found = list(parent.iterchildren(tag))
     if len(found) != 1:
         raise fail(f"{len(found)} {tag} elements where exactly one is expected")
     return found[0]
@@ -78,7 +81,7 @@ def security(
     """The wsse:Security header meant for us (no role); created as the first header when asked."""
     soap = _soap(envelope, fail)
     head = header(envelope, fail)
-    ours = [el for el in head if el.tag == qname(ns.NS_WSSE, "Security") and _targets_us(el, soap)]
+    ours = [el for el in head.iterchildren(_SECURITY) if _targets_us(el, soap)]
     if len(ours) > 1:
         raise fail(f"{len(ours)} wsse:Security headers for the ultimate receiver")
     if ours:

@@ -36,10 +36,7 @@ def _invalid(detail: str) -> ValueError:
 
 
 def _ds(parent: etree._Element, local: str, **attributes: str) -> etree._Element:
-    element = etree.SubElement(parent, qname(ns.NS_DS, local))
-    for name, value in attributes.items():
-        element.set(name, value)
-    return element
+    return etree.SubElement(parent, f"{{{ns.NS_DS}}}{local}", attributes)
 
 
 def _reference(

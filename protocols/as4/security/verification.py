@@ -67,10 +67,13 @@ def _signature(envelope: etree._Element) -> etree._Element:
 
 
 def signature_token_reference(
-    envelope: etree._Element, ids: dict[str, list[etree._Element]] | None = None
+    envelope: etree._Element,
+    ids: dict[str, list[etree._Element]] | None = None,
+    signature: etree._Element | None = None,
 ) -> TokenReference:
-    """What the signature's KeyInfo/SecurityTokenReference names (EBMS:0101 if unreadable)."""
-    key_info = _one_ds(_signature(envelope), "KeyInfo")
+    """What the signature's KeyInfo/SecurityTokenReference names (EBMS:0101 if unreadable);
+    `signature` is the envelope's ds:Signature when the caller already found it."""
+    key_info = _one_ds(_signature(envelope) if signature is None else signature, "KeyInfo")
     children = [child for child in key_info if isinstance(child.tag, str)]
     if len(children) != 1 or children[0].tag != qname(ns.NS_WSSE, "SecurityTokenReference"):
         raise _fail("ds:KeyInfo must hold exactly one wsse:SecurityTokenReference")
@@ -250,7 +253,7 @@ def verify_envelope(
             what = {"messaging": "eb:Messaging", "body": "the SOAP Body"}.get(required, required)
             raise _fail(f"{what} is not covered by the signature")
 
-    signer = _trusted_signer(signature_token_reference(envelope, ids), trusted)
+    signer = _trusted_signer(signature_token_reference(envelope, ids, signature), trusted)
     public_key = signer.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise _fail("the signing certificate does not hold an RSA key")
