@@ -1,10 +1,12 @@
 """The sender: claims due outbound messages in order per partner, builds each once, POSTs, reads receipts.
 
-- Claim: per partner only the head of its queue (up to `sender.window` messages, default 1) is
-  taken, in submission order; a head waiting for its retry holds the messages behind it, so a
-  partner down for a while gets its queue in order when it is back.
-- Build once: compress, sign, encrypt from the partner's P-Mode; the wire bytes go to the blob
-  store and every retry sends them byte-identical under the same MessageId.
+- Claim (node.store `claim_due(window=...)`): per partner only the head of its queue (up to
+  `sender.window` messages, default 1) is taken, in submission order; a head waiting for its retry
+  holds the messages behind it, so a partner down for a while gets its queue in order when back.
+- Build once: compress, sign, encrypt from the partner's P-Mode; the wire bytes are kept in the
+  message's row (or, above the inline limit, in the blob store) and every retry sends them
+  byte-identical under the same MessageId.
+- Every write after the claim goes through the group commit (`db.run_grouped`).
 - Outcome: a verified receipt → `delivered` (also a late one, from any state); a fatal ebMS error →
   `failed` at once; a transport error, a 5xx without ebMS, a missing or invalid receipt → retry
   with the P-Mode's backoff until its retries are spent, then `failed` (resendable).
@@ -22,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from twisted.internet import defer, protocol, task, threads
 from twisted.python.failure import Failure
@@ -51,7 +53,7 @@ from protocols.as4.outbound import OutboundMessage, Payload, build_user_message
 from protocols.as4.payload import ByteSource, InMemory
 from protocols.as4.security import SignedReference
 
-__all__ = ["FATAL_ERRORS", "Sender", "accept_pushed_signal", "claim_heads"]
+__all__ = ["FATAL_ERRORS", "Sender", "accept_pushed_signal"]
 
 log = logging.getLogger("aswnode.outbound")
 
@@ -69,81 +71,6 @@ CONNECT_TIMEOUT = 10.0
 RESPONSE_TIMEOUT = 100.0
 LEASE = timedelta(seconds=180)
 HOLD = timedelta(seconds=60)
-
-
-# -- claiming (worker thread, one transaction) ----------------------------------------------------
-
-
-def _due(now: datetime) -> Any:
-    from node.store.models import Direction, Message, MessageState
-
-    return and_(
-        Message.direction == Direction.OUTBOUND,
-        or_(
-            and_(
-                Message.state == MessageState.PENDING,
-                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-            ),
-            and_(Message.state == MessageState.SENDING, Message.lease_until < now),
-        ),
-    )
-
-
-def claim_heads(
-    session: Session, *, claimer: str, now: datetime, lease: timedelta, window: int, limit: int
-) -> list[Any]:
-    """Claim, per partner, the due messages among the first `window` of its queue, in order.
-
-    A pending head not yet due stops its partner's queue (order of submission is kept);
-    PostgreSQL `FOR UPDATE SKIP LOCKED` keeps two nodes from claiming the same message.
-    """
-    from node.store.models import Direction, Message, MessageState
-
-    rank = func.row_number().over(partition_by=Message.partner_id, order_by=Message.id).label("rank")
-    queue = (
-        select(
-            Message.id, Message.partner_id, Message.state, Message.next_attempt_at, Message.lease_until, rank
-        )
-        .where(
-            Message.direction == Direction.OUTBOUND,
-            Message.state.in_((MessageState.PENDING, MessageState.SENDING)),
-        )
-        .subquery()
-    )
-    rows = session.execute(
-        select(queue).where(queue.c.rank <= window).order_by(queue.c.partner_id, queue.c.rank)
-    ).all()
-    chosen: list[int] = []
-    blocked: set[str] = set()
-    for row in rows:
-        if row.partner_id in blocked:
-            continue
-        if row.state == MessageState.PENDING:
-            if row.next_attempt_at is None or row.next_attempt_at <= now:
-                chosen.append(row.id)
-            else:
-                blocked.add(row.partner_id)
-        elif row.lease_until is not None and row.lease_until < now:
-            chosen.append(row.id)
-    if not chosen:
-        return []
-    chosen = sorted(chosen)[: limit * 4]
-    query = (
-        select(Message)
-        .where(Message.id.in_(chosen), _due(now))
-        .order_by(Message.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Message)
-    )
-    messages = list(session.scalars(query.execution_options(populate_existing=True)))
-    for message in messages:
-        message.state = MessageState.SENDING
-        message.claimed_by = claimer
-        message.lease_until = now + lease
-        message.attempts += 1
-        message.updated_at = now
-    session.flush()
-    return messages
 
 
 # -- the sent message, as stored -------------------------------------------------------------------
@@ -332,12 +259,14 @@ class Sender:
         return None
 
     async def _claim(self, free: int) -> None:
+        from node.store.messages import claim_due
+
         now = self.ctx.clock()
         claimed = await self.ctx.db.run(
             lambda s: [
                 _Claimed.of(m)
-                for m in claim_heads(
-                    s, claimer=self.claimer, now=now, lease=LEASE, window=self.window, limit=free
+                for m in claim_due(
+                    s, claimer=self.claimer, now=now, lease=LEASE, limit=free, window=self.window
                 )
             ]
         )

@@ -164,6 +164,24 @@ def _held_behind_a_retry(now: datetime) -> Any:
     )
 
 
+def _beyond_window(window: int) -> Any:
+    """At least `window` older messages to the same partner are still queued or in flight."""
+    older = aliased(Message)
+    return (
+        select(older.id)
+        .where(
+            older.partner_id == Message.partner_id,
+            older.direction == Direction.OUTBOUND,
+            older.state.in_((MessageState.PENDING, MessageState.SENDING)),
+            older.id < Message.id,
+        )
+        .order_by(older.id.desc())
+        .limit(1)
+        .offset(window - 1)
+        .exists()
+    )
+
+
 def claim_due(
     session: Session,
     *,
@@ -173,6 +191,7 @@ def claim_due(
     limit: int = 16,
     partner_id: str | None = None,
     in_order: bool = True,
+    window: int | None = None,
 ) -> list[Message]:
     """Claim up to `limit` due outbound messages, oldest first, for `lease`; each claim counts an attempt.
 
@@ -184,6 +203,9 @@ def claim_due(
     taken to be down and its younger messages wait behind it, so that when it comes back they go
     out in order of submission, and a down partner costs one retry at a time, not one per message.
     Messages to a partner that answers are claimed many at a time (no head-of-line blocking).
+
+    `window`: per partner only messages among the first `window` of its queue (pending or
+    sending, in order of submission) are claimed; 1 sends strictly one at a time, in order.
     """
     if limit < 1:
         raise ValueError("claim at least one message")
@@ -193,6 +215,10 @@ def claim_due(
         query = query.where(Message.partner_id == partner_id)
     if in_order:
         query = query.where(~_held_behind_a_retry(now))
+    if window is not None:
+        if window < 1:
+            raise ValueError("a window holds at least one message")
+        query = query.where(~_beyond_window(window))
     query = query.order_by(Message.id).limit(limit).with_for_update(skip_locked=True, of=Message)
     messages = list(session.scalars(query.execution_options(populate_existing=True)))
     for message in messages:

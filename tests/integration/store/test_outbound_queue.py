@@ -207,6 +207,21 @@ def test_claims_out_of_order_when_asked(db: Database, now) -> None:
         ]
 
 
+def test_a_window_claims_only_the_head_of_each_partners_queue(db: Database, now) -> None:
+    with db.session() as session:
+        th = outbound(session, now, 4, partner="th")
+        sg = outbound(session, now, 2, partner="sg")
+    with db.session() as session:
+        first = claim_due(session, claimer="n", now=now, lease=LEASE, window=2)
+        assert sorted(m.id for m in first) == sorted(th[:2] + sg[:2])
+        # The window is full while those are in flight.
+        assert claim_due(session, claimer="n", now=now, lease=LEASE, window=2) == []
+        mark_delivered(session, th[0], receipt_digest=None, now=now)
+        assert [m.id for m in claim_due(session, claimer="n", now=now, lease=LEASE, window=2)] == [th[2]]
+    with db.session() as session, pytest.raises(ValueError):
+        claim_due(session, claimer="n", now=now, lease=LEASE, window=0)
+
+
 def test_a_late_receipt_closes_a_failed_message_and_resend_requeues_a_failed_one(db: Database, now) -> None:
     with db.session() as session:
         a, b = outbound(session, now, 2)
