@@ -20,7 +20,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from node.console.operators import Operator, read_operators
 from node.console.ratelimit import LoginThrottle
-from node.console.sessions import COOKIE_NAME, SessionStore
+from node.console.sessions import COOKIE_NAME, SessionStore, credential_digest
 from node.console.web import (
     PREFIX,
     ConsoleRequest,
@@ -75,7 +75,7 @@ class Console:
         routes: Iterable[Route] | None = None,
     ) -> None:
         self.ctx = ctx
-        self.sessions = SessionStore(ctx.clock, idle_timeout=idle_timeout)
+        self.sessions = SessionStore(ctx.db, ctx.clock, idle_timeout=idle_timeout)
         self.throttle = LoginThrottle(ctx.clock)
         self.operators = operators or _OperatorsFile(Path(ctx.config.directory) / "node.yaml")
         self.templates = Environment(
@@ -167,9 +167,9 @@ class Console:
                 return Response(b"method not allowed\n", status=405, content_type="text/plain")
             raise NotFound(path)
         route, groups = found
-        req.session = self.sessions.get(req.cookie(COOKIE_NAME))
+        req.session = await self.sessions.get(req.cookie(COOKIE_NAME))
         if req.session is not None and not self._still_allowed(req.session):
-            self.sessions.close(req.session.id)
+            await self.sessions.close(req.session.id)
             req.session = None
         if not route.public:
             if req.session is None:
@@ -179,12 +179,20 @@ class Console:
             csrf_ok = req.same_origin() and req.session.csrf_matches(req.params.get("csrf"))
             if req.method == "POST" and not csrf_ok:
                 raise Forbidden("the form's CSRF token is missing or stale; reload the page")
-        return await route.view(self, req, **groups)
+        try:
+            return await route.view(self, req, **groups)
+        finally:
+            if req.session is not None:
+                await self.sessions.save(req.session)
 
     def _still_allowed(self, session: Any) -> bool:
         """The operator is still in node.yaml, enabled, with the password the session was opened with."""
         operator = self.operators().get(session.operator)
-        return operator is not None and not operator.disabled and operator.password_hash == session.credential
+        return (
+            operator is not None
+            and not operator.disabled
+            and credential_digest(operator.password_hash) == session.credential
+        )
 
 
 class ConsoleResource(Resource):

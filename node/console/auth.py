@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from twisted.internet.threads import deferToThreadPool
 
 from node.console.passwords import verify_password
-from node.console.sessions import COOKIE_NAME
+from node.console.sessions import COOKIE_NAME, credential_digest
 from node.console.web import LOGIN_COOKIE, ConsoleRequest, Forbidden, Redirect, Response, Route, url
 
 if TYPE_CHECKING:
@@ -71,8 +71,10 @@ async def login(console: Console, req: ConsoleRequest) -> Response | Redirect:
         return _login_page(console, req, error="Wrong operator id or password.", status=401)
     console.throttle.succeeded(f"operator:{operator_id}")
     if req.session is not None:
-        console.sessions.close(req.session.id)
-    req.session = console.sessions.open(operator.id, credential=operator.password_hash)
+        await console.sessions.close(req.session.id)
+    req.session = await console.sessions.open(
+        operator.id, credential=credential_digest(operator.password_hash)
+    )
     req.set_cookie(COOKIE_NAME, req.session.id)
     req.clear_cookie(LOGIN_COOKIE)
     await console.audit(req, "console.login", f"operator:{operator.id}", {}, "ok")
@@ -82,7 +84,7 @@ async def login(console: Console, req: ConsoleRequest) -> Response | Redirect:
 async def logout(console: Console, req: ConsoleRequest) -> Redirect:
     assert req.session is not None
     await console.audit(req, "console.logout", f"operator:{req.session.operator}", {}, "ok")
-    console.sessions.close(req.session.id)
+    await console.sessions.close(req.session.id)
     req.clear_cookie(COOKIE_NAME)
     return Redirect(url("/login"))
 
