@@ -50,8 +50,18 @@ def _certificate_base64(certificate: x509.Certificate) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _load_der(der: bytes) -> x509.Certificate:
-    """A certificate from DER; a partner sends the same token in every message, so it is parsed once."""
-    return x509.load_der_x509_certificate(der)
+    """A certificate from DER; a partner sends the same token in every message, so it is parsed once.
+
+    cryptography parses the names lazily: they are read here, so a damaged token is refused as
+    unreadable (ValueError) instead of failing later while an error message names its subject.
+    """
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+    except x509.InvalidVersion as bad:  # not a ValueError
+        raise ValueError(str(bad)) from None
+    certificate.subject.rfc4514_string()
+    certificate.issuer.rfc4514_string()
+    return certificate
 
 
 @functools.lru_cache(maxsize=256)

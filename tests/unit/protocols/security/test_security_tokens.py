@@ -155,3 +155,38 @@ def test_key_identifier_of_another_kind_is_refused(alice):
 def test_unknown_reference_style_cannot_be_built(alice):
     with pytest.raises(ValueError, match="key reference"):
         security_token_reference("thumbprint", alice.certificate)
+
+
+def _certificate_with_a_damaged_subject(certificate: x509.Certificate) -> bytes:
+    """DER that cryptography loads (it parses names lazily) but whose subject is unreadable."""
+    der = certificate.public_bytes(Encoding.DER)
+    for position in range(len(der)):
+        damaged = der[:position] + bytes([der[position] ^ 0x40]) + der[position + 1 :]
+        try:
+            loaded = x509.load_der_x509_certificate(damaged)
+        except (ValueError, x509.InvalidVersion):
+            continue
+        try:
+            loaded.subject.rfc4514_string()
+        except ValueError:
+            return damaged
+    raise AssertionError("no single-byte damage leaves a loadable certificate with a broken subject")
+
+
+def test_token_whose_certificate_names_are_unreadable_is_refused(alice):
+    token, token_id = binary_security_token(alice.certificate)
+    token.text = base64.b64encode(_certificate_with_a_damaged_subject(alice.certificate)).decode()
+    reference = security_token_reference("bst", alice.certificate, token_id=token_id)
+    with pytest.raises(Refused, match="unreadable security token"):
+        resolve(reference, document(token, reference))
+
+
+def test_token_whose_certificate_has_an_unknown_version_is_refused(alice):
+    der = bytearray(alice.certificate.public_bytes(Encoding.DER))
+    version = der.index(bytes.fromhex("a003020102"))  # [0] EXPLICIT INTEGER 2 (v3)
+    der[version + 4] = 0x42
+    token, token_id = binary_security_token(alice.certificate)
+    token.text = base64.b64encode(bytes(der)).decode()
+    reference = security_token_reference("bst", alice.certificate, token_id=token_id)
+    with pytest.raises(Refused, match="unreadable security token"):
+        resolve(reference, document(token, reference))
