@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, union_all, update
+from sqlalchemy import Integer, and_, bindparam, func, or_, select, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from node.store.models import Direction, Message, MessageState
@@ -164,8 +165,8 @@ def _held_behind_a_retry(now: datetime) -> Any:
     )
 
 
-def _beyond_window(window: int) -> Any:
-    """At least `window` older messages to the same partner are still queued or in flight."""
+def _beyond_window(window_offset: Any) -> Any:
+    """At least `window_offset + 1` older messages to the same partner are still queued or in flight."""
     older = aliased(Message)
     return (
         select(older.id)
@@ -177,7 +178,7 @@ def _beyond_window(window: int) -> Any:
         )
         .order_by(older.id.desc())
         .limit(1)
-        .offset(window - 1)
+        .offset(window_offset)
         .exists()
     )
 
@@ -209,18 +210,15 @@ def claim_due(
     """
     if limit < 1:
         raise ValueError("claim at least one message")
-    # `_due` again on the row itself: PostgreSQL rechecks it on a row changed since the snapshot.
-    query = select(Message).where(Message.id.in_(_due_ids(now)), _due(now))
+    if window is not None and window < 1:
+        raise ValueError("a window holds at least one message")
+    query = _claim_query(partner_id is not None, in_order, window is not None)
+    params: dict[str, Any] = {"now": now, "limit": limit}
     if partner_id is not None:
-        query = query.where(Message.partner_id == partner_id)
-    if in_order:
-        query = query.where(~_held_behind_a_retry(now))
+        params["partner_id"] = partner_id
     if window is not None:
-        if window < 1:
-            raise ValueError("a window holds at least one message")
-        query = query.where(~_beyond_window(window))
-    query = query.order_by(Message.id).limit(limit).with_for_update(skip_locked=True, of=Message)
-    messages = list(session.scalars(query.execution_options(populate_existing=True)))
+        params["window_offset"] = window - 1
+    messages = list(session.scalars(query, params))
     for message in messages:
         message.state = MessageState.SENDING
         message.claimed_by = claimer
@@ -229,6 +227,26 @@ def claim_due(
         message.updated_at = now
     session.flush()
     return messages
+
+
+@lru_cache(maxsize=16)
+def _claim_query(by_partner: bool, in_order: bool, windowed: bool) -> Any:
+    """The claim's SELECT, built once (building it costs more than running it); bound: now, limit, ..."""
+    now = bindparam("now", type_=Message.__table__.c.next_attempt_at.type)
+    # `_due` again on the row itself: PostgreSQL rechecks it on a row changed since the snapshot.
+    query = select(Message).where(Message.id.in_(_due_ids(now)), _due(now))
+    if by_partner:
+        query = query.where(Message.partner_id == bindparam("partner_id"))
+    if in_order:
+        query = query.where(~_held_behind_a_retry(now))
+    if windowed:
+        query = query.where(~_beyond_window(bindparam("window_offset", type_=Integer())))
+    query = (
+        query.order_by(Message.id)
+        .limit(bindparam("limit", type_=Integer()))
+        .with_for_update(skip_locked=True, of=Message)
+    )
+    return query.execution_options(populate_existing=True)
 
 
 def renew_lease(session: Session, pk: int, *, claimer: str, until: datetime) -> bool:
