@@ -94,20 +94,22 @@ def security(
     return element
 
 
-_WITH_ID = etree.XPath(
-    "descendant-or-self::*[@wsu:Id or @Id or @ID or @xml:id]", namespaces={"wsu": ns.NS_WSU}
+# Every Id attribute below (and on) the root, in document order; each result knows its element.
+_ID_ATTRIBUTE_VALUES = etree.XPath(
+    "descendant-or-self::*/@wsu:Id | descendant-or-self::*/@Id | descendant-or-self::*/@ID"
+    " | descendant-or-self::*/@xml:id",
+    namespaces={"wsu": ns.NS_WSU},
 )
 
 
 def id_index(root: etree._Element) -> dict[str, list[etree._Element]]:
-    """Every Id value in the document and the elements carrying it (more than one: a duplicate)."""
+    """Every Id value in the document and the elements carrying it (more than one: a duplicate).
+
+    An element carrying the same value in two Id attributes is listed twice, so it is a duplicate too.
+    """
     index: dict[str, list[etree._Element]] = {}
-    for element in _WITH_ID(root):
-        attrib = element.attrib
-        for name in ID_ATTRIBUTES:
-            value = attrib.get(name)
-            if value is not None:
-                index.setdefault(value, []).append(element)
+    for value in _ID_ATTRIBUTE_VALUES(root):
+        index.setdefault(str(value), []).append(value.getparent())
     return index
 
 
