@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ __all__ = [
     "create_node_directory",
     "load_signing_identity",
     "open_node",
+    "write_section",
     "write_yaml",
 ]
 
@@ -34,7 +36,10 @@ PARTNERS_HEADER = (
 
 def write_yaml(path: Path, data: Mapping[str, Any], *, header: str = "") -> None:
     """Replace `path` atomically (temp file + fsync + rename)."""
-    text = header + yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True)
+    _replace(path, header + yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True))
+
+
+def _replace(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -45,6 +50,25 @@ def write_yaml(path: Path, data: Mapping[str, Any], *, header: str = "") -> None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_section(path: Path, name: str, section: Mapping[str, Any]) -> None:
+    """Replace only the top-level `name:` block of a YAML file (node.yaml), keeping the rest of it and its
+    comments; atomically, like write_yaml."""
+    text = path.read_text(encoding="utf-8")
+    block = yaml.safe_dump(
+        {name: dict(section)}, sort_keys=False, default_flow_style=False, allow_unicode=True
+    )
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if re.match(rf"^{re.escape(name)}\s*:", line)), None)
+    if start is None:
+        new = text + ("" if text.endswith("\n") or not text else "\n") + block
+    else:
+        end = start + 1
+        while end < len(lines) and (lines[end].startswith((" ", "\t", "#")) or not lines[end].strip()):
+            end += 1
+        new = "".join(lines[:start]) + block + "".join(lines[end:])
+    _replace(path, new)
 
 
 def create_node_directory(

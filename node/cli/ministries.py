@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +13,7 @@ import yaml
 
 from node.api.ministries import DOCUMENT_TYPES, MinistryConfigError, hash_token, new_token, parse_ministries
 from node.cli import OperatorError
+from node.nodedir import write_section
 
 __all__ = ["register"]
 
@@ -43,26 +43,6 @@ def _read(path: Path) -> dict[str, Any]:
     except MinistryConfigError as exc:
         raise OperatorError(f"{path.name}: {exc.key}: {exc.message}") from None
     return dict(section)
-
-
-def _write_section(path: Path, section: Mapping[str, Any]) -> None:
-    """Replace only the top-level `ministries:` block, keeping the rest of node.yaml and its comments."""
-    text = path.read_text(encoding="utf-8")
-    block = yaml.safe_dump(
-        {SECTION: dict(section)}, sort_keys=False, default_flow_style=False, allow_unicode=True
-    )
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if re.match(rf"^{SECTION}\s*:", line)), None)
-    if start is None:
-        new = text + ("" if text.endswith("\n") or not text else "\n") + block
-    else:
-        end = start + 1
-        while end < len(lines) and (lines[end].startswith((" ", "\t", "#")) or not lines[end].strip()):
-            end += 1
-        new = "".join(lines[:start]) + block + "".join(lines[end:])
-    tmp = path.with_name(f".{path.name}.ministries.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _audit(directory: Path, action: str, ministry_id: str, detail: dict[str, Any]) -> None:
@@ -147,7 +127,7 @@ def add(
         parse_ministries(candidate, directory)
     except MinistryConfigError as exc:
         raise OperatorError(f"{NODE_FILE}: {exc.key}: {exc.message}") from None
-    _write_section(path, candidate)
+    write_section(path, SECTION, candidate)
     _audit(directory, "ministry.add", ministry_id, {"documents": entry["documents"], "webhook": webhook_url})
     out: dict[str, Any] = {"id": ministry_id, "api_token": token}
     if secret is not None:
@@ -189,7 +169,7 @@ def remove(directory: Path, ministry_id: str) -> None:
     if ministry_id not in section:
         raise OperatorError(f"{NODE_FILE}: {SECTION}.{ministry_id}: no such ministry")
     del section[ministry_id]
-    _write_section(path, section)
+    write_section(path, SECTION, section)
     _audit(directory, "ministry.remove", ministry_id, {})
 
 

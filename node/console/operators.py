@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from node.console.passwords import hash_password
+from node.nodedir import write_section
 
 __all__ = [
     "Operator",
@@ -84,24 +85,6 @@ def read_operators(node_yaml: Path) -> dict[str, Operator]:
     return parse_operators(section, source=str(node_yaml))
 
 
-def _write_section(node_yaml: Path, section: Mapping[str, Any]) -> None:
-    """Replace only the top-level `operators:` block, keeping the rest of the file and its comments."""
-    text = node_yaml.read_text(encoding="utf-8")
-    block = yaml.safe_dump({SECTION: dict(section)}, sort_keys=True, default_flow_style=False)
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if re.match(rf"^{SECTION}\s*:", line)), None)
-    if start is None:
-        new = text + ("" if text.endswith("\n") or not text else "\n") + block
-    else:
-        end = start + 1
-        while end < len(lines) and (lines[end].startswith((" ", "\t", "#")) or not lines[end].strip()):
-            end += 1
-        new = "".join(lines[:start]) + block + "".join(lines[end:])
-    tmp = node_yaml.with_suffix(".yaml.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    tmp.replace(node_yaml)
-
-
 def add_operator(node_yaml: Path, operator_id: str, password: str, *, name: str = "") -> Operator:
     """Add the operator, or set a new password for an existing one."""
     document = _load_yaml(node_yaml)
@@ -111,7 +94,7 @@ def add_operator(node_yaml: Path, operator_id: str, password: str, *, name: str 
     if name:
         entry["name"] = name
     section[operator_id] = entry
-    _write_section(node_yaml, section)
+    write_section(node_yaml, SECTION, section)
     return operator
 
 
@@ -121,4 +104,4 @@ def remove_operator(node_yaml: Path, operator_id: str) -> None:
     if operator_id not in section:
         raise OperatorsFileError(f"{node_yaml}: {SECTION}.{operator_id}: no such operator")
     del section[operator_id]
-    _write_section(node_yaml, section)
+    write_section(node_yaml, SECTION, section)

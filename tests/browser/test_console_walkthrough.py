@@ -81,6 +81,22 @@ def _run_step(driver, base: str, step: str) -> tuple[str, list[str]]:
     return first_count, [r.text for r in rows]
 
 
+def _send_to_nsw(partner, sample) -> dict:  # type: ignore[no-untyped-def]
+    """The partner node sends the sample to the NSW node and waits for its receipt."""
+    args = (
+        "send",
+        str(partner.directory),
+        "--to",
+        "nsw-vn",
+        "--file",
+        str(sample),
+        "--wait",
+        "--timeout",
+        "60",
+    )
+    return json_line(aswnode(*args).stdout)
+
+
 def test_an_operator_takes_a_partner_from_registration_to_suspension(browser, make_node, tmp_path):
     nsw = make_node("nsw-vn", environment="production")
     # The foreign gateway: TLS with mutual authentication, and a 32 MiB limit on what it accepts.
@@ -129,19 +145,7 @@ def test_an_operator_takes_a_partner_from_registration_to_suspension(browser, ma
     screenshot(d, "test-plan")
 
     # The partner sends its own sample (the inbound case of step 4).
-    sent = json_line(
-        aswnode(
-            "send",
-            str(partner.directory),
-            "--to",
-            "nsw-vn",
-            "--file",
-            str(sample),
-            "--wait",
-            "--timeout",
-            "60",
-        ).stdout
-    )
+    sent = _send_to_nsw(partner, sample)
     assert sent["state"] == "delivered", sent
 
     # Steps 2 and 4, each followed live.
@@ -188,19 +192,7 @@ def test_an_operator_takes_a_partner_from_registration_to_suspension(browser, ma
     screenshot(d, "partner-active")
 
     # A message from the partner arrives and shows up in the message search.
-    arrived = json_line(
-        aswnode(
-            "send",
-            str(partner.directory),
-            "--to",
-            "nsw-vn",
-            "--file",
-            str(sample),
-            "--wait",
-            "--timeout",
-            "60",
-        ).stdout
-    )
+    arrived = _send_to_nsw(partner, sample)
     assert arrived["state"] == "delivered", arrived
     d.get(nsw.base + "/console/messages?partner=th-nsw&direction=inbound")
     WebDriverWait(d, 30).until(
