@@ -88,6 +88,13 @@ def _new_message_id(ctx: NodeContext) -> str:
     return f"{uuid.uuid4()}@{ctx.config.party_id}"
 
 
+def _with_receipt(row: Any) -> Any:
+    """Load the (deferred) inline receipt while the session is open: the row is read detached."""
+    if row is not None:
+        _ = row.receipt_bytes
+    return row
+
+
 def _digest(source: ByteSource) -> str:
     hasher = hashlib.sha256()
     for chunk in source.chunks():
@@ -219,7 +226,7 @@ class InboundProcessor:
 
         def look_up(session: Any) -> tuple[str, Any]:
             state = partner_state(session, partner.id, sandbox=sandbox)
-            return state, find_received(session, partner_id=partner.id, message_id=message_id)
+            return state, _with_receipt(find_received(session, partner_id=partner.id, message_id=message_id))
 
         return await self.ctx.db.read(look_up)
 
@@ -249,7 +256,9 @@ class InboundProcessor:
         """The original receipt for a duplicate within the window; a replay after it is refused."""
         from node.store.messages import find_received
 
-        row = await self.ctx.db.read(lambda s: find_received(s, partner_id=partner.id, message_id=message_id))
+        row = await self.ctx.db.read(
+            lambda s: _with_receipt(find_received(s, partner_id=partner.id, message_id=message_id))
+        )
         if row is None:
             return None
         return await self._answer_duplicate(partner, message_id, window, row)
@@ -328,11 +337,11 @@ class InboundProcessor:
         content_type: str,
         test: bool,
     ) -> None:
-        from node.store.messages import store_inbound
+        from node.store.messages import insert_inbound
 
         message = received.user_message
         info = message.collaboration_info
-        store_inbound(
+        insert_inbound(
             session,
             partner_id=partner.id,
             message_id=message.message_id,

@@ -24,6 +24,9 @@ node.store.blobs
     blobs.source(digest) -> FileSlice (close .fileobj) ; with blobs.open(digest) as src: ...
     blobs.path(digest), exists, size, read_bytes(digest, limit)
     blobs.verify(digest)   # raises BlobCorrupt / BlobMissing
+    blobs.put_or_inline(source, limit) -> Inlined(digest, size, data|None)  # small: bytes for the row
+    blobs.read_stored(digest, data, limit) -> bytes   # a row's inline bytes, else the blob
+    Message.wire_bytes / receipt_bytes are deferred columns: read them inside the session.
 
 node.store.messages  (s = session; re-exports node.store.outbound_queue, inbound_messages,
                       message_queries and payloads.NewPayload)
@@ -32,11 +35,13 @@ node.store.messages  (s = session; re-exports node.store.outbound_queue, inbound
                     agreement_ref, pmode_id, document_type, ministry, submission_id, is_test,
                     properties, not_before) -> Message (state pending)
     NewPayload(blob: BlobRef, mime_type, content_id=None, properties=((name, value), ...))
-    set_wire(s, pk, *, digest, content_type, now)       # the built message, byte-identical on retries
+    set_wire(s, pk, *, digest, content_type, now, wire_bytes=None, signed_references=None)
+        # the built message, byte-identical on retries (inline when small)
     claim_due(s, *, claimer, now, lease: timedelta, limit=16, partner_id=None, in_order=True)
         -> list[Message]   # oldest first; pending+due or sending with an expired lease;
         # PG: FOR UPDATE SKIP LOCKED; state -> sending, attempts += 1. Commit promptly.
         # in_order: while an older message to a partner awaits a retry, its younger ones wait.
+        # window=N: per partner only the first N of its queue (pending or sending) are claimed.
     renew_lease(s, pk, *, claimer, until) -> bool ; release_claims(s, *, claimer, now) -> int
     mark_delivered(s, pk, *, receipt_digest, now, receipt_content_type=None, receipt_status="valid") -> bool
         # from any state (a late receipt closes a failed message too); False if already delivered;
@@ -47,6 +52,9 @@ node.store.messages  (s = session; re-exports node.store.outbound_queue, inbound
     find_received(s, *, partner_id, message_id, since=None) -> Message | None   # duplicate elimination
     store_inbound(s, *, partner_id, message_id, service, action, payloads, now, wire_digest, ...,
                   receipt_digest=None, audit: AuditLog | None = None) -> Message (state received)
+    insert_inbound(s, **the same) -> int    # Core INSERTs, the receiver's hot path; returns Message.id
+        # wire_bytes=, receipt_bytes=: small wire messages and receipts live in the row (blobs.INLINE_LIMIT)
+    db.run_grouped(fn, *args)  # group commit: concurrent callers share one COMMIT, each in a SAVEPOINT
     set_receipt(s, pk, *, digest, content_type, now)
     get_message(s, pk), find_message(s, message_id, *, direction=None, partner_id=None)
     list_messages(s, MessageFilter(states=(), direction, partner_id, document_type, ministry,

@@ -9,16 +9,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from node.store.models import Direction, Message, MessageState
-from node.store.payloads import NewPayload, add_payloads
+from node.store.models import Direction, Message, MessageState, Payload
+from node.store.payloads import NewPayload
 
 if TYPE_CHECKING:
     from node.audit import AuditLog
 
-__all__ = ["find_received", "set_receipt", "store_inbound"]
+__all__ = ["find_received", "insert_inbound", "set_receipt", "store_inbound"]
 
 
 def find_received(
@@ -35,7 +35,14 @@ def find_received(
     return session.scalars(query).one_or_none()
 
 
-def store_inbound(
+def store_inbound(session: Session, **fields: Any) -> Message:
+    """`insert_inbound`, then the stored message as an ORM object (with its payloads)."""
+    message = session.get(Message, insert_inbound(session, **fields))
+    assert message is not None
+    return message
+
+
+def insert_inbound(
     session: Session,
     *,
     partner_id: str,
@@ -63,46 +70,64 @@ def store_inbound(
     properties: Mapping[str, Any] | None = None,
     audit: AuditLog | None = None,
     audit_status: str = "receipt",
-) -> Message:
+) -> int:
     """A received message (state `received`), its payloads and, given an AuditLog, its audit record.
 
+    Core INSERTs (the receiver's hot path); returns the message's sequence number.
     `wire_bytes`/`receipt_bytes`: the bytes inline (small ones), beside their digests.
-    A second message with the same (partner, MessageId) raises IntegrityError at flush: check
+    A second message with the same (partner, MessageId) raises IntegrityError: check
     `find_received` first; the unique constraint is the last line against a race.
     """
-    message = Message(
-        direction=Direction.INBOUND,
-        message_id=message_id,
-        partner_id=partner_id,
-        service=service,
-        service_type=service_type,
-        action=action,
-        conversation_id=conversation_id,
-        ref_to_message_id=ref_to_message_id,
-        from_party_id=from_party_id,
-        to_party_id=to_party_id,
-        agreement_ref=agreement_ref,
-        pmode_id=pmode_id,
-        document_type=document_type,
-        ministry=ministry,
-        is_test=is_test,
-        properties=dict(properties or {}),
-        state=MessageState.RECEIVED,
-        attempts=0,
-        wire_digest=wire_digest,
-        wire_content_type=wire_content_type,
-        wire_bytes=wire_bytes,
-        receipt_digest=receipt_digest,
-        receipt_bytes=receipt_bytes,
-        receipt_content_type=receipt_content_type,
-        receipt_status="sent" if receipt_digest else None,
-        created_at=now,
-        updated_at=now,
-        delivered_at=None,
-    )
-    add_payloads(message, payloads)
-    session.add(message)
-    session.flush()
+    table = Message.__table__
+    pk = session.execute(
+        insert(table)
+        .values(
+            direction=Direction.INBOUND,
+            message_id=message_id,
+            partner_id=partner_id,
+            service=service,
+            service_type=service_type,
+            action=action,
+            conversation_id=conversation_id,
+            ref_to_message_id=ref_to_message_id,
+            from_party_id=from_party_id,
+            to_party_id=to_party_id,
+            agreement_ref=agreement_ref,
+            pmode_id=pmode_id,
+            document_type=document_type,
+            ministry=ministry,
+            is_test=is_test,
+            properties=dict(properties or {}),
+            state=MessageState.RECEIVED,
+            attempts=0,
+            wire_digest=wire_digest,
+            wire_content_type=wire_content_type,
+            wire_bytes=wire_bytes,
+            receipt_digest=receipt_digest,
+            receipt_bytes=receipt_bytes,
+            receipt_content_type=receipt_content_type,
+            receipt_status="sent" if receipt_digest else None,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(table.c.id)
+    ).scalar_one()
+    if payloads:
+        session.execute(
+            insert(Payload.__table__),
+            [
+                {
+                    "message_pk": pk,
+                    "position": position,
+                    "content_id": part.content_id,
+                    "mime_type": part.mime_type,
+                    "blob_digest": part.blob.digest,
+                    "size": part.blob.size,
+                    "properties": dict(part.properties),
+                }
+                for position, part in enumerate(payloads)
+            ],
+        )
     if audit is not None:
         audit.append(
             session,
@@ -120,7 +145,7 @@ def store_inbound(
             form="as4",
             at=now,
         )
-    return message
+    return int(pk)
 
 
 def set_receipt(session: Session, pk: int, *, digest: str, content_type: str | None, now: datetime) -> None:

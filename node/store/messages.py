@@ -6,7 +6,7 @@ node.store.message_queries; import them from here or from there.
 
 from __future__ import annotations
 
-from node.store.inbound_messages import find_received, set_receipt, store_inbound
+from node.store.inbound_messages import find_received, insert_inbound, set_receipt, store_inbound
 from node.store.message_queries import (
     MessageFilter,
     MessagePage,
@@ -41,6 +41,7 @@ __all__ = [
     "find_message",
     "find_received",
     "get_message",
+    "insert_inbound",
     "list_messages",
     "mark_delivered",
     "mark_failed",

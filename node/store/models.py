@@ -166,7 +166,8 @@ class Message(Base):
     wire_digest: Mapped[str | None] = mapped_column(String(64))
     wire_content_type: Mapped[str | None] = mapped_column(Text)
     # The wire bytes themselves when small (under the store's inline limit); else only the blob.
-    wire_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Deferred: loaded on access only (inside the session), not with every listed message.
+    wire_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     # Outbound: what we signed (uri, digest method/value, transforms), to check the receipt's NRR.
     signed_references: Mapped[list[Any] | None] = mapped_column(JSON)
     # The receipt: for outbound the one received, for inbound the one answered (again, to duplicates).
@@ -174,7 +175,7 @@ class Message(Base):
     receipt_content_type: Mapped[str | None] = mapped_column(Text)
     receipt_status: Mapped[str | None] = mapped_column(String(32))
     # The receipt's bytes (receipts are small: always inline; receipt_digest names them).
-    receipt_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)
+    receipt_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

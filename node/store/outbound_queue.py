@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, func, or_, select, union_all, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, undefer
 
 from node.store.models import Direction, Message, MessageState
 from node.store.payloads import NewPayload, add_payloads
@@ -246,7 +246,7 @@ def _claim_query(by_partner: bool, in_order: bool, windowed: bool) -> Any:
         .limit(bindparam("limit", type_=Integer()))
         .with_for_update(skip_locked=True, of=Message)
     )
-    return query.execution_options(populate_existing=True)
+    return query.options(undefer(Message.wire_bytes)).execution_options(populate_existing=True)
 
 
 def renew_lease(session: Session, pk: int, *, claimer: str, until: datetime) -> bool:
@@ -291,25 +291,26 @@ def mark_delivered(
     False if it was already delivered (the first receipt stays). The partner answers again, so
     its messages waiting for a retry are due at once (in order, see `claim_due`).
     """
-    partner_id = session.scalar(select(Message.partner_id).where(Message.id == pk))
-    if partner_id is not None:
-        session.execute(
-            update(Message)
-            .where(
-                Message.partner_id == partner_id,
-                Message.direction == Direction.OUTBOUND,
-                Message.state == MessageState.PENDING,
-                Message.attempts > 0,
-                Message.next_attempt_at > now,
-            )
-            .values(next_attempt_at=now)
-        )
-    result = session.execute(
-        update(Message)
+    table = Message.__table__
+    # Core statements on the table: no ORM bookkeeping on the sender's hot path.
+    partner = select(table.c.partner_id).where(table.c.id == pk).scalar_subquery()
+    session.execute(
+        update(table)
         .where(
-            Message.id == pk,
-            Message.direction == Direction.OUTBOUND,
-            Message.state != MessageState.DELIVERED,
+            table.c.partner_id == partner,
+            table.c.direction == Direction.OUTBOUND,
+            table.c.state == MessageState.PENDING,
+            table.c.attempts > 0,
+            table.c.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    result = session.execute(
+        update(table)
+        .where(
+            table.c.id == pk,
+            table.c.direction == Direction.OUTBOUND,
+            table.c.state != MessageState.DELIVERED,
         )
         .values(
             state=MessageState.DELIVERED,
@@ -322,7 +323,7 @@ def mark_delivered(
             next_attempt_at=None,
             last_error=None,
             delivered_at=now,
-            sent_at=func.coalesce(Message.sent_at, now),
+            sent_at=func.coalesce(table.c.sent_at, now),
             updated_at=now,
         )
     )
@@ -330,10 +331,11 @@ def mark_delivered(
 
 
 def _settle_claim(session: Session, pk: int, claimer: str | None, values: dict[str, Any]) -> bool:
-    conditions = [Message.id == pk, Message.state == MessageState.SENDING]
+    table = Message.__table__
+    conditions = [table.c.id == pk, table.c.state == MessageState.SENDING]
     if claimer is not None:
-        conditions.append(Message.claimed_by == claimer)
-    result = session.execute(update(Message).where(*conditions).values(**values))
+        conditions.append(table.c.claimed_by == claimer)
+    result = session.execute(update(table).where(*conditions).values(**values))
     return bool(result.rowcount)
 
 
