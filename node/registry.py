@@ -60,8 +60,10 @@ def add_partner(
 ) -> Registration:
     """Register a partner: its certificates copied under DIR/partners, its partners.yaml entry, its
     lifecycle row and ONE audit record by `actor` in `form`. `target` is a NodeContext (its database
-    and audit clock are used) or a NodeConfig. Every refusal is a ConfigError naming file and key;
-    nothing is left behind by a refusal."""
+    and audit clock are used), a NodeConfig or the node directory. Every refusal is a ConfigError
+    naming file and key; nothing is left behind by a refusal."""
+    if isinstance(target, str | Path):
+        target = NodeConfig.load(Path(target))
     config: NodeConfig = getattr(target, "config", target)
     from node.partners import parse_certificates
 

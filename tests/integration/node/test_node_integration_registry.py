@@ -62,7 +62,7 @@ def test_a_partner_is_written_stored_and_audited_once_by_its_actor(config, cert_
 
 def test_a_refused_partner_leaves_nothing_behind(config, cert_pem) -> None:  # type: ignore[no-untyped-def]
     args = {"actor": "operator:cli", "form": "cli", "endpoint": "https://127.0.0.1:9/as4"}
-    add_partner(config, id="th", party_id="th-nsw", cert_pem=cert_pem, **args)
+    add_partner(config.directory, id="th", party_id="th-nsw", cert_pem=cert_pem, **args)
     before = (
         (config.directory / "partners.yaml").read_text(),
         sorted((config.directory / "partners").iterdir()),
