@@ -22,7 +22,7 @@ from protocols.as4.errors import EbmsError, EbmsException
 from protocols.as4.limits import Limits
 from protocols.as4.mime import parse_content_type, parse_multipart
 from protocols.as4.model import ErrorDetail, PartInfo, Property, SignalMessage, UserMessage
-from protocols.as4.namespaces import NS_DS, NS_S12, NS_WSSE, NS_XENC, SOAP12_MEDIA_TYPE
+from protocols.as4.namespaces import NS_DS, NS_S12, NS_WSSE, SOAP12_MEDIA_TYPE
 from protocols.as4.outbound import OutboundMessage
 from protocols.as4.payload import Attachment, ByteSource, InMemory, SpoolFactory, read_all
 from protocols.as4.receipt import check_receipt
@@ -46,6 +46,7 @@ __all__ = [
     "open_user_message",
     "read_envelope",
     "read_response",
+    "verify_pushed_signal",
 ]
 
 
@@ -106,10 +107,22 @@ class ReceiptOutcome:
 
 @dataclass(frozen=True, slots=True)
 class ErrorOutcome:
-    """The partner refused our message with these ebMS errors."""
+    """The partner (or something on the way) refused our message with these ebMS errors.
+
+    `authenticated` is true only when the signal's signature verified against the partner's
+    certificates and every error names the message we sent; an unsigned or unverifiable error
+    and a bare SOAP Fault (which a proxy can produce) are not: the node must not fail a message
+    on their word alone.
+    """
 
     signal: SignalMessage | None
     errors: tuple[ErrorDetail, ...]
+    authenticated: bool = False
+    signature: VerifiedSignature | None = None
+
+    def __post_init__(self) -> None:
+        if self.authenticated and self.signature is None:
+            raise ValueError("an authenticated ErrorOutcome needs the verified signature")
 
 
 # ---------------------------------------------------------------------------------- stage 1
@@ -209,18 +222,11 @@ def _open(
 ) -> ReceivedUserMessage:
     root = envelope.root
     if require_encryption:
-        encrypted = {
-            (c.get("URI") or "")[4:]
-            for c in root.iter(f"{{{NS_XENC}}}CipherReference")
-            if (c.get("URI") or "").startswith("cid:")
-        }
-        for attachment in envelope.attachments:
-            if attachment.content_id not in encrypted:
-                raise EbmsException(
-                    EbmsError.POLICY_NONCOMPLIANCE, f"payload {attachment.content_id[:80]} is not encrypted"
-                )
+        _no_body_payload(message)
     ids = id_index(root)  # decryption leaves the envelope as it is: one index serves both steps
     attachments = decrypt_attachments(root, envelope.attachments, own, spool=spool, ids=ids)
+    if require_encryption:
+        _all_decrypted(envelope.attachments, attachments)
     if not _has_signature(root):
         raise EbmsException(EbmsError.POLICY_NONCOMPLIANCE, "the message is not signed")
     required = [p.content_id for p in message.payload_info if p.content_id is not None]
@@ -242,6 +248,26 @@ def _open(
             mime_type = part.mime_type or attachment.mime_type
         payloads.append(ReceivedPayload(part, part.content_id, mime_type, source))
     return ReceivedUserMessage(envelope, message, tuple(payloads), signature)
+
+
+def _no_body_payload(message: UserMessage) -> None:
+    # eDelivery AS4 carries payloads as attachments; a payload in the SOAP Body is never encrypted.
+    for part in message.payload_info:
+        if part.content_id is None:
+            raise EbmsException(
+                EbmsError.POLICY_NONCOMPLIANCE,
+                "a payload in the SOAP Body cannot be encrypted; encryption is required",
+            )
+
+
+def _all_decrypted(received: Sequence[Attachment], decrypted: Sequence[Attachment]) -> None:
+    """Every attachment must be one decrypt_attachments decrypted (it returns the others as they
+    came); what the envelope merely mentions (a decoy CipherReference) proves nothing."""
+    for before, after in zip(received, decrypted, strict=True):
+        if after is before:
+            raise EbmsException(
+                EbmsError.POLICY_NONCOMPLIANCE, f"payload {before.content_id[:80]} is not encrypted"
+            )
 
 
 def _body_payload(root: etree._Element, part: PartInfo) -> ReceivedPayload:
@@ -279,6 +305,7 @@ def read_response(
     except EbmsException as exc:
         fault = _soap_fault(body, content_type, limits)
         if fault is not None:
+            # Unsigned and bound to nothing: anything between us and the partner can say this.
             return ErrorOutcome(None, (ErrorDetail(EbmsError.OTHER, detail=fault, ref_to_message_id=ref),))
         raise EbmsException(
             EbmsError.INVALID_RECEIPT, f"unreadable response: {exc}", ref_to_message_id=ref
@@ -289,7 +316,7 @@ def read_response(
             EbmsError.INVALID_RECEIPT, "the response is a UserMessage, not a signal", ref_to_message_id=ref
         )
     if signal.errors:
-        return ErrorOutcome(signal, signal.errors)
+        return _error_outcome(envelope, signal, ref, partner_certificates)
     try:
         signature = verify_envelope(
             envelope.root, envelope.attachments, trusted=partner_certificates, required_attachments=()
@@ -300,6 +327,59 @@ def read_response(
         ) from None
     check_receipt(signal, sent_message_id=ref, signed=sent.signed_references)
     return ReceiptOutcome(signal, signature)
+
+
+def _error_outcome(
+    envelope: Envelope, signal: SignalMessage, sent_id: str, partner_certificates: Sequence[x509.Certificate]
+) -> ErrorOutcome:
+    """The errors of `signal`, authenticated only when signed by the partner and all about `sent_id`."""
+    named = [e.ref_to_message_id or signal.message_info.ref_to_message_id for e in signal.errors]
+    if signal.message_info.ref_to_message_id is not None:
+        named.append(signal.message_info.ref_to_message_id)
+    other = next((r for r in named if r is not None and r != sent_id), None)
+    if other is not None:
+        raise EbmsException(
+            EbmsError.INVALID_RECEIPT,
+            f"the error signal refers to {other[:80]!r}, not to the message we sent",
+            ref_to_message_id=sent_id,
+        )
+    signature = None
+    if _has_signature(envelope.root):
+        try:
+            signature = verify_envelope(
+                envelope.root, envelope.attachments, trusted=partner_certificates, required_attachments=()
+            )
+        except EbmsException:
+            signature = None
+    authenticated = signature is not None and all(r == sent_id for r in named)
+    return ErrorOutcome(signal, signal.errors, authenticated=authenticated, signature=signature)
+
+
+def verify_pushed_signal(
+    envelope: Envelope, *, partner_certificates: Sequence[x509.Certificate]
+) -> SignalMessage:
+    """The signal of a request the partner pushed to us (a late receipt or error), once its
+    signature verified against `partner_certificates`; EBMS:0101 when unsigned or signed by
+    anyone else, EBMS:0003 when the request holds a UserMessage."""
+    signal = envelope.signal_message
+    if signal is None:
+        raise EbmsException(
+            EbmsError.VALUE_INCONSISTENT,
+            "expected a signal, got a UserMessage",
+            ref_to_message_id=envelope.message_id,
+        )
+    ref = signal.message_info.message_id
+    if not _has_signature(envelope.root):
+        raise EbmsException(
+            EbmsError.FAILED_AUTHENTICATION, "the signal is not signed", ref_to_message_id=ref
+        )
+    try:
+        verify_envelope(
+            envelope.root, envelope.attachments, trusted=partner_certificates, required_attachments=()
+        )
+    except EbmsException as exc:
+        raise exc.with_ref(ref) from None
+    return signal
 
 
 def _soap_fault(body: ByteSource, content_type: str, limits: Limits) -> str | None:

@@ -762,6 +762,58 @@ def test_unencrypted_message_where_encryption_is_required_is_policy_noncomplianc
     assert refused.value.error.code == "EBMS:0103"
 
 
+def _decoy_cipher_references(world: World) -> tuple[bytes, str]:
+    """Signed, not encrypted, with an unsigned header block naming every part in a CipherReference."""
+    raw, content_type = world.message()
+
+    def add_decoy(root: etree._Element) -> None:
+        decoy = etree.SubElement(_find(root, "S12:Header"), "{urn:x}Decoy")
+        etree.SubElement(decoy, f"{{{NS_XENC}}}CipherReference", URI="cid:payload@alice")
+
+    return _edit_root(raw, content_type, add_decoy)
+
+
+def _decoy_in_security(world: World) -> tuple[bytes, str]:
+    """The decoy CipherReference inside wsse:Security, where real encryption metadata lives."""
+    raw, content_type = world.message()
+
+    def add_decoy(root: etree._Element) -> None:
+        data = etree.SubElement(_find(root, "S12:Header/wsse:Security"), f"{{{NS_XENC}}}CipherData")
+        etree.SubElement(data, f"{{{NS_XENC}}}CipherReference", URI="cid:payload@alice")
+
+    return _edit_root(raw, content_type, add_decoy)
+
+
+def _body_payload(world: World) -> tuple[bytes, str]:
+    """Signed and encrypted as far as it goes, but the payload sits in the (never encrypted) SOAP Body."""
+    pmode = PMode.from_dict(
+        {"id": "p", "initiator": {"party_id": "alice"}, "responder": {"party_id": "bob"},
+         "service": TEST_SERVICE, "action": TEST_ACTION}
+    )  # fmt: skip
+    sent = build_user_message(
+        _user_message(), [Payload("payload@alice", "application/octet-stream", InMemory(PAYLOAD))], pmode,
+        signing=world.alice, recipient_certificate=world.bob.certificate, spool=MemorySpool,
+        boundary="hostile-boundary", body_payload=b"<secret>in clear</secret>",
+    )  # fmt: skip
+    return read_all(sent.body, 1 << 30), sent.content_type
+
+
+ENCRYPTION_REQUIRED_CASES = {
+    "decoy-cipher-reference-in-header": _decoy_cipher_references,
+    "decoy-cipher-reference-in-security": _decoy_in_security,
+    "payload-in-soap-body": _body_payload,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENCRYPTION_REQUIRED_CASES))
+def test_unencrypted_payload_dressed_as_encrypted_is_policy_noncompliance(world: World, name: str) -> None:
+    body, content_type = ENCRYPTION_REQUIRED_CASES[name](world)
+    process(world, body, content_type)  # well-formed and signed: only the policy can refuse it
+    with pytest.raises(EbmsException) as refused:
+        process(world, body, content_type, require_encryption=True)
+    assert refused.value.error.code == "EBMS:0103", refused.value
+
+
 def test_the_undamaged_messages_pass(world: World) -> None:
     for options in ({}, {"encrypt": True}, {"compress": True}, {"encrypt": True, "compress": True}):
         body, content_type = world.message(**options)  # type: ignore[arg-type]
