@@ -110,9 +110,10 @@ def set_wire(
     `wire_bytes`: the bytes inline when small (else they are only in the blob store under `digest`);
     `signed_references`: what was signed, to check the receipt's non-repudiation information.
     """
+    table = Message.__table__
     session.execute(
-        update(Message)
-        .where(Message.id == pk)
+        update(table)
+        .where(table.c.id == pk)
         .values(
             wire_digest=digest,
             wire_content_type=content_type,
