@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from browser_kit import OPERATOR, PASSWORD, aswnode, json_line, screenshot
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -39,7 +40,8 @@ def _submit(driver, button_id: str) -> None:
     """Click and wait for the next page (the form posts, the console redirects, the page loads)."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, button_id).click()
-    WebDriverWait(driver, 60).until(ec.staleness_of(old))
+    # Chromium may answer "node does not belong to the document" mid-navigation: ask again.
+    WebDriverWait(driver, 60, ignored_exceptions=(WebDriverException,)).until(ec.staleness_of(old))
     WebDriverWait(driver, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, "footer")))
 
 
