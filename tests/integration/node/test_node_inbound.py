@@ -53,6 +53,9 @@ def test_a_signed_encrypted_message_is_stored_and_answered_with_a_signed_receipt
     [stored] = [m for m in b.messages("inbound") if m["message_id"] == message_id]
     assert stored["partner"] == "gw-a"
     assert b.blobs.read_bytes(stored["payload_digests"][0], 100) == b"hello"
+    # A small message and its receipt live in the row: no file (and no fsync) of their own.
+    assert stored["wire_inline"] and stored["receipt"] == answer
+    assert not b.blobs.exists(stored["wire_digest"]) and not b.blobs.exists(stored["receipt_digest"])
     assert any(e.action == "as4.receive" and e.subject == f"message:{message_id}" for e in b.audit())
 
 

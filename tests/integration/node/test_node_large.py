@@ -53,6 +53,9 @@ def test_a_200_mib_payload_crosses_two_nodes_under_128_mib_rss_each(nodes, tmp_p
     )
     [received] = b.messages("inbound")
     assert received["payload_digests"] == [ref.digest]
+    # Above the inline limit the wire message streams to the blob store at both ends.
+    assert not received["wire_inline"] and b.blobs.exists(received["wire_digest"])
+    assert not a.messages("outbound")[0]["wire_inline"]
     for node in (a, b):
         assert node.process is not None
         peak = _peak_rss_mib(node.process.pid)
