@@ -28,7 +28,7 @@ from node.collaborations import CERTIFICATE_TYPES, DEFAULT_COLLABORATIONS, Colla
 from node.context import NodeContext
 from node.store.blobs import BlobRef
 from node.store.messages import NewPayload, create_outbound
-from node.store.models import Message, MessageState, Submission
+from node.store.models import Delivery, Direction, Message, MessageState, Submission
 from protocols.as4.payload import ByteSource, InMemory
 
 __all__ = [
@@ -154,6 +154,8 @@ class _Prepared:
     domestic: bytes | None
     treaty: ByteSource
     ref_to_message_id: str | None = None
+    # A business answer: the document type of the certificate it answers (eco, ephyto).
+    answered_type: str | None = None
 
 
 async def _submit(
@@ -197,8 +199,13 @@ async def _submit(
         action,
         partner.collaborations,
     )
+    if prepared.answered_type is not None:
+        _check_answer_type(ctx, ministry, prepared.answered_type)
+        refused = await ctx.db.read(_answer_reference_refusal, ministry, prepared)
+        if refused is not None:
+            raise refused
     is_test = _is_test_service(prepared.service, prepared.action)
-    refusal = await ctx.db.read(_lifecycle_refusal, partner_id, is_test, ctx.config.is_sandbox)
+    refusal = await ctx.db.read(_lifecycle_refusal, partner_id, is_test, ctx.config.is_sandbox, ctx.clock())
     if refusal is not None:
         raise refusal
 
@@ -336,10 +343,7 @@ def _prepare(
 
     profile = profile_for(document_type)
     try:
-        problems = tuple(_field_error(p) for p in (profile.validate(document) or ()))
-        if problems:
-            raise SubmissionRefused(422, problems)
-        treaty = profile.to_treaty(document)
+        treaty = profile.to_treaty(document)  # validates; DomesticInvalid names every problem
     except DomesticInvalid as exc:
         raise SubmissionRefused(422, tuple(_field_error(p) for p in exc.errors)) from None
     except MappingError as exc:
@@ -397,6 +401,7 @@ def _prepare_answer(
         raw,
         InMemory(xml),
         answer.ref_to_message_id,
+        answer.document_type,
     )
 
 
@@ -424,7 +429,9 @@ def answer_from_json(document: Any) -> Any:
         for key in document
         if key not in _ANSWER_FIELDS
     ]
-    for key in ("document_type", "certificate_reference", "status", "issued_at", "authority", "country"):
+    # An answer answers a received certificate: its AS4 message is required (checked on submit).
+    required = ("document_type", "certificate_reference", "status", "issued_at", "authority", "country")
+    for key in (*required, "ref_to_message_id"):
         if not isinstance(document.get(key), str) or not document[key]:
             errors.append(FieldError("required", f"{key} is required (a string)", f"/payload/{key}"))
     statuses = [s.value for s in AnswerStatus]
@@ -536,19 +543,63 @@ def _find_by_key(session: Session, ministry: str, key: str) -> tuple[Submission,
 
 
 def _lifecycle_refusal(
-    session: Session, partner_id: str, is_test: bool, sandbox: bool
+    session: Session, partner_id: str, is_test: bool, sandbox: bool, now: datetime
 ) -> SubmissionRefused | None:
-    """Art. 10.4: business documents go only to an active partner (node.lifecycle's table decides)."""
-    from node.lifecycle.states import may_exchange
-    from node.registry import partner_state
+    """Art. 10.4, 12: documents go only to a partner that may exchange now, and not while all exchanges
+    are suspended (maintenance, force majeure); node.lifecycle.gate decides."""
+    from node.lifecycle.gate import exchange_refusal
 
-    state = partner_state(session, partner_id, sandbox=sandbox)
-    refusal = may_exchange(state, test_message=is_test, direction="outbound")
+    refusal = exchange_refusal(
+        session, partner_id, test_message=is_test, now=now, sandbox=sandbox, direction="outbound"
+    )
     if refusal is None:
         return None
-    return SubmissionRefused(
-        getattr(refusal, "http_status", 409),
-        (FieldError("partner_not_exchanging", str(refusal), "/partner"),),
+    return SubmissionRefused(409, (FieldError("partner_not_exchanging", str(refusal), "/partner"),))
+
+
+def _check_answer_type(ctx: NodeContext, ministry: str, answered_type: str) -> None:
+    """A ministry answers only certificates of the types it handles (an operator answers any)."""
+    if ":" in ministry:
+        return
+    from node.api import ministries_of
+
+    entry = ministries_of(ctx).by_id(ministry)
+    if entry is None or answered_type not in entry.documents:
+        raise _refused(
+            422,
+            "/payload/document_type",
+            "document_type_not_allowed",
+            f"this ministry does not handle {answered_type} certificates",
+        )
+
+
+def _answer_reference_refusal(
+    session: Session, ministry: str, prepared: _Prepared
+) -> SubmissionRefused | None:
+    """The answered message must be one this partner sent us, of the answered type, routed to this ministry.
+
+    The refusal reads the same whether the message does not exist or is another ministry's."""
+    message = session.scalar(
+        select(Message).where(
+            Message.message_id == prepared.ref_to_message_id,
+            Message.direction == Direction.INBOUND.value,
+            Message.partner_id == prepared.partner_id,
+        )
+    )
+    found = message is not None and message.document_type in (None, prepared.answered_type)
+    if found and ":" not in ministry:
+        routed = session.scalar(
+            select(Delivery.id).where(Delivery.message_pk == message.id, Delivery.ministry == ministry)
+        )
+        found = routed is not None or message.ministry == ministry
+    if found:
+        return None
+    return _refused(
+        422,
+        "/payload/ref_to_message_id",
+        "unknown_message",
+        f"no {prepared.answered_type} received from partner {prepared.partner_id!r} for this ministry "
+        f"has the message id {prepared.ref_to_message_id!r}",
     )
 
 
@@ -572,7 +623,7 @@ def _store(
     form: str,
     now: datetime,
 ) -> SubmissionResult | SubmissionRefused:
-    refusal = _lifecycle_refusal(session, prepared.partner_id, is_test, ctx.config.is_sandbox)
+    refusal = _lifecycle_refusal(session, prepared.partner_id, is_test, ctx.config.is_sandbox, now)
     if refusal is not None:
         return refusal
     submission_id = str(uuid.uuid4())

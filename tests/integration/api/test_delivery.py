@@ -205,14 +205,15 @@ async def test_a_ministry_answers_a_received_certificate_through_the_api(api_nod
         "issued_at": "2026-11-23T09:00:00+07:00",
         "authority": "Plant Protection Department",
         "country": "VN",
-        "ref_to_message_id": "abc@th-nsw",
+        "ref_to_message_id": await _received_ephyto(api_node),
     }
     body = {"document_type": "answer", "partner": "th", "payload": answer}
     r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=body)
     assert r.code == 202, r.body
     with api_node.ctx.db.read_session() as s:
         message = s.scalar(select(Message).where(Message.message_id == r.json()["message_id"]))
-        assert message.action == "BusinessAnswer" and message.ref_to_message_id == "abc@th-nsw"
+        assert message.action == "BusinessAnswer"
+        assert message.ref_to_message_id == answer["ref_to_message_id"]
         xml = api_node.ctx.blobs.read_bytes(message.payloads[0].blob_digest, 1_000_000)
     from mappings import answers
 
@@ -222,6 +223,84 @@ async def test_a_ministry_answers_a_received_certificate_through_the_api(api_nod
     r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=dict(body, payload=bad))
     assert r.code == 422
     assert {e["pointer"] for e in r.json()["errors"]} == {"/payload/status", "/payload/country"}
+
+
+async def _received_ephyto(node, partner: str = "th") -> str:
+    """An ePhyto received from `partner` and routed (to mard, the ministry of ePhytos)."""
+    service, action = DOCUMENT_COLLABORATIONS["ephyto"]
+    message_id = _receive(
+        node, b"<ephyto/>", service=service, action=action, mime="application/xml", partner=partner
+    )
+    await _service(node).tick()
+    return message_id
+
+
+def _answer_to(ref: str, document_type: str = "ephyto") -> dict:
+    payload = {
+        "document_type": document_type,
+        "certificate_reference": "TH-PC-78",
+        "status": "accepted",
+        "issued_at": "2026-11-23T09:00:00+07:00",
+        "authority": "Plant Protection Department",
+        "country": "VN",
+        "ref_to_message_id": ref,
+    }
+    return {"document_type": "answer", "partner": "th", "payload": payload}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_ministry_cannot_answer_for_certificate_types_it_does_not_handle(api_node):
+    ref = await _received_ephyto(api_node)
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="moit", body=_answer_to(ref))
+    assert r.code == 422, r.body
+    [error] = r.json()["errors"]
+    assert error["pointer"] == "/payload/document_type" and error["code"] == "document_type_not_allowed"
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_answer_to(ref, "eco"))
+    assert r.code == 422, r.body
+    assert [e["pointer"] for e in r.json()["errors"]] == ["/payload/document_type"]
+    with api_node.ctx.db.read_session() as s:
+        assert s.scalar(select(func.count()).select_from(Message).where(Message.direction == "outbound")) == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_answer_must_name_a_message_this_partner_sent_to_this_ministry(api_node):
+    from node.store.models import Submission
+
+    theirs = await _received_ephyto(api_node)
+    # Received from another partner, and unknown: refused alike, with the same wording as a stranger's.
+    other_partner = await _received_ephyto(api_node, partner="kh")
+    for ref in (other_partner, "nosuch@th-nsw"):
+        r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_answer_to(ref))
+        assert r.code == 422, r.body
+        [error] = r.json()["errors"]
+        assert error["pointer"] == "/payload/ref_to_message_id" and error["code"] == "unknown_message"
+    # An answer names the message it answers.
+    body = _answer_to(theirs)
+    del body["payload"]["ref_to_message_id"]
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=body)
+    assert r.code == 422 and [e["pointer"] for e in r.json()["errors"]] == ["/payload/ref_to_message_id"]
+    with api_node.ctx.db.read_session() as s:
+        assert s.scalar(select(func.count()).select_from(Submission)) == 0
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_answer_to(theirs))
+    assert r.code == 202, r.body
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_answer_to_a_message_routed_to_another_ministry_reads_as_unknown(api_node):
+    # A raw document goes to moit (raw) only; mard answering it is told it does not exist.
+    ref = _receive(api_node, b"<x/>", service="urn:test:svc", action="Go", mime="application/xml")
+    await _service(api_node).tick()
+    with api_node.ctx.db.read_session() as s:
+        assert s.scalar(select(Message.ministry).where(Message.message_id == ref)) == "moit"
+    unknown = await api_node.call(
+        "POST", "/api/v1/submissions", ministry="mard", body=_answer_to("nosuch@th-nsw")
+    )
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_answer_to(ref))
+    assert r.code == 422, r.body
+    assert r.json()["errors"][0]["pointer"] == "/payload/ref_to_message_id"
+    assert r.json()["errors"][0]["message"].replace(ref, "X") == unknown.json()["errors"][0][
+        "message"
+    ].replace("nosuch@th-nsw", "X")
 
 
 @pytest_twisted.ensureDeferred

@@ -266,3 +266,50 @@ async def test_a_partner_p_mode_names_the_service_and_action_a_document_travels_
     with api_node.ctx.db.read_session() as s:
         sent = {m.partner_id: (m.service, m.action) for m in s.scalars(select(Message))}
     assert sent == {"kh": ("urn:kh:ippc:ephyto", "Phyto"), "th": DOCUMENT_COLLABORATIONS["ephyto"]}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_suspension_of_all_exchanges_in_force_refuses_a_submission_with_409_and_the_reason(api_node):
+    from datetime import timedelta
+
+    from node.store.lifecycle_models import Suspension
+
+    now = api_node.clock()
+    with api_node.ctx.db.session() as s:
+        s.add(
+            Suspension(
+                partner_id=None,
+                cause="maintenance",
+                reason="certificate rollover",
+                starts_at=now - timedelta(minutes=5),
+                restore_at=now + timedelta(hours=2),
+                created_by="operator:alice",
+            )
+        )
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_ephyto())
+    assert r.code == 409, r.body
+    [error] = r.json()["errors"]
+    assert error["pointer"] == "/partner" and "certificate rollover" in error["message"]
+    assert "suspended" in error["message"]
+    assert _count(api_node, Submission) == 0 and _count(api_node, Message) == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_domestic_document_is_validated_once_per_submission(api_node, monkeypatch):
+    profile = profile_for("ephyto")
+    calls = []
+    real = type(profile).validate
+
+    def counted(self, document):
+        calls.append(document)
+        return real(self, document)
+
+    monkeypatch.setattr(type(profile), "validate", counted)
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=_ephyto())
+    assert r.code == 202, r.body
+    assert len(calls) == 1
+    bad = _ephyto()
+    del bad["payload"]["consignor"]
+    r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=bad)
+    assert r.code == 422 and r.json()["errors"][0]["pointer"].startswith("/payload/consignor")
+    assert len(calls) == 2
