@@ -7,9 +7,12 @@
   message's row (or, above the inline limit, in the blob store) and every retry sends them
   byte-identical under the same MessageId.
 - Every write after the claim goes through the group commit (`db.run_grouped`).
-- Outcome: a verified receipt → `delivered` (also a late one, from any state); a fatal ebMS error →
-  `failed` at once; a transport error, a 5xx without ebMS, a missing or invalid receipt → retry
-  with the P-Mode's backoff until its retries are spent, then `failed` (resendable).
+- Held (attempt not counted): a partner not in a state to exchange, or under an open incident.
+- Outcome: a verified receipt → `delivered` (also a late one, from any state); a fatal ebMS error
+  signed by the partner about this message → `failed` at once; an unauthenticated error or a bare
+  SOAP Fault (a proxy can produce either) is retried like a transport error; a transport error, a
+  5xx without ebMS, a missing or invalid receipt → retry with the P-Mode's backoff until its
+  retries are spent, then `failed` (resendable).
 """
 
 from __future__ import annotations
@@ -39,7 +42,13 @@ from node.pmodes import outbound_pmode
 from node.spooling import TempSpools
 from node.tls import ClientPolicy
 from protocols.as4.errors import EbmsError, EbmsException
-from protocols.as4.inbound import Envelope, ErrorOutcome, ReceiptOutcome, read_response
+from protocols.as4.inbound import (
+    Envelope,
+    ErrorOutcome,
+    ReceiptOutcome,
+    read_response,
+    verify_pushed_signal,
+)
 from protocols.as4.model import (
     AgreementRef,
     CollaborationInfo,
@@ -334,7 +343,13 @@ class Sender:
         assert isinstance(outcome, ErrorOutcome)
         codes = sorted({e.error.code if e.error else e.code for e in outcome.errors})
         text = "; ".join(f"{e.error.code if e.error else e.code} {e.detail}" for e in outcome.errors)[:1000]
-        if any(code in FATAL_ERRORS for code in codes):
+        if not outcome.authenticated:
+            # Unsigned, not the partner's signature, or a bare SOAP Fault: anything on the way (a proxy,
+            # an attacker) can say this, so it is retried like a transport error, its text kept.
+            await self._settle_retry(
+                message, partner, f"HTTP {status}: unauthenticated error (retried): {text}", "error"
+            )
+        elif any(code in FATAL_ERRORS for code in codes):
             await self._settle_failed(message, f"HTTP {status}: partner refused: {text}", "error")
         else:
             await self._settle_retry(message, partner, f"HTTP {status}: partner answered {text}", "error")
@@ -348,8 +363,18 @@ class Sender:
             from node.lifecycle import may_exchange
         except ImportError:
             return None
+        from node.lifecycle.gate import outbound_hold
+
         sandbox = self.ctx.config.is_sandbox
-        state = await self.ctx.db.read(lambda s: partner_state(s, message.partner_id, sandbox=sandbox))
+
+        def look_up(session: Session) -> tuple[str, str | None]:
+            return partner_state(session, message.partner_id, sandbox=sandbox), outbound_hold(
+                session, message.partner_id
+            )
+
+        state, incident = await self.ctx.db.read(look_up)
+        if incident is not None:
+            return incident
         test = message.service == TEST_SERVICE and message.action == TEST_ACTION
         refusal = may_exchange(state, test_message=test, direction="outbound")
         return None if refusal is None else str(refusal)
@@ -656,6 +681,11 @@ async def accept_pushed_signal(
     partner = ctx.partners.by_id(row.partner_id)
     if partner is None:
         raise EbmsException(EbmsError.PROCESSING_MODE_MISMATCH, "the signal refers to no known partner")
+    # Only the partner's signature makes a pushed signal the partner's word: anything else is refused
+    # (EBMS:0101) and audited by the inbound side under an unknown actor, never under the partner's name.
+    await threads.deferToThread(
+        verify_pushed_signal, envelope, partner_certificates=partner.signing_certificates
+    )
     outcome = await threads.deferToThread(
         read_response,
         body,

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from certs.pki import generate_node_pki
 
 FAST_RETRIES = {"reliability": {"retries": 50, "interval_seconds": 0.5, "backoff": 1.0}}
@@ -134,3 +136,120 @@ def test_a_pushed_receipt_not_signed_by_the_partner_is_refused(nodes, poster, fo
     forged = receipt.replace(b"RefToMessageId>", b"RefToMessageId> ", 1)
     status, _, answer = poster(a.endpoint, forged, "application/soap+xml; charset=UTF-8")
     assert status == 500 and foreign.error_codes(answer)
+
+
+class _Answering:
+    """A stand-in 'partner' endpoint on 127.0.0.1:0 that answers every POST with what `answer` makes."""
+
+    def __init__(self, answer) -> None:  # type: ignore[no-untyped-def]
+        import http.server
+        import threading
+
+        outer = self
+        self.posts = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.posts += 1
+                status, content_type, data = answer(body)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}/as4"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _unsigned_error(code: str):  # type: ignore[no-untyped-def]
+    import re
+    from datetime import UTC, datetime
+
+    from protocols.as4.errors import EbmsError, EbmsException
+    from protocols.as4.outbound import build_error_signal
+
+    def answer(body: bytes) -> tuple[int, str, bytes]:
+        sent = re.search(rb"MessageId>([^<]+)<", body).group(1).decode()  # type: ignore[union-attr]
+        error = EbmsException(EbmsError.by_code(code), "forged by a proxy", ref_to_message_id=sent)  # type: ignore[arg-type]
+        signal = build_error_signal((error,), signing=None, message_id="e@proxy", now=datetime.now(UTC))
+        return 500, signal.content_type, b"".join(signal.body.chunks())
+
+    return answer
+
+
+def _soap_fault(body: bytes) -> tuple[int, str, bytes]:
+    fault = (
+        b'<S:Envelope xmlns:S="http://www.w3.org/2003/05/soap-envelope"><S:Body><S:Fault>'
+        b"<S:Reason><S:Text>upstream refused</S:Text></S:Reason></S:Fault></S:Body></S:Envelope>"
+    )
+    return 500, "application/soap+xml; charset=UTF-8", fault
+
+
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        (_unsigned_error("EBMS:0101"), "EBMS:0101 forged by a proxy"),
+        (_unsigned_error("EBMS:0004"), "EBMS:0004 forged by a proxy"),
+        (_soap_fault, "upstream refused"),
+    ],
+    ids=["unsigned-0101", "unsigned-0004", "bare-soap-fault"],
+)
+def test_an_unauthenticated_error_or_soap_fault_is_retried_not_fatal(nodes, answer, text) -> None:  # type: ignore[no-untyped-def]
+    a = nodes.make("node-a", tls=False)
+    b = nodes.make("node-b", tls=False)
+    proxy = _Answering(answer)
+    try:
+        a.add_partner(
+            "node-b",
+            "node-b",
+            proxy.endpoint,
+            b.signing_cert,
+            pmode={"reliability": {"retries": 2, "interval_seconds": 0.3, "backoff": 1.0}},
+        )
+        a.start()
+        a.enqueue("node-b", [b"<doc/>"])
+        failed = a.wait_for(
+            lambda: (m := a.messages("outbound")[0])["state"] == "failed" and m, what="failed"
+        )
+    finally:
+        proxy.close()
+    # Retried like a transport error until the retries were spent; its text kept.
+    assert failed["attempts"] == 3 and proxy.posts == 3
+    assert "retries spent" in failed["last_error"]
+    assert "unauthenticated" in failed["last_error"] and text in failed["last_error"]
+
+
+def test_a_pushed_error_signal_not_signed_by_the_partner_is_refused_and_audited_as_unknown(
+    nodes, poster, foreign
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from protocols.as4.errors import EbmsError, EbmsException
+    from protocols.as4.outbound import build_error_signal
+
+    a, b = nodes.pair(tls=False)
+    a.start()
+    b.start()
+    [message_id] = a.enqueue("node-b", [b"<doc/>"])
+    a.wait_for(lambda: a.messages("outbound")[0]["state"] == "delivered", what="delivered")
+    error = EbmsException(EbmsError.OTHER, "forged", ref_to_message_id=message_id)
+    for signer in (None, foreign.identity(a.dir / "keys" / "signing.key", a.signing_cert)):
+        signal = build_error_signal((error,), signing=signer, message_id="e@x", now=datetime.now(UTC))
+        status, _, answer = poster(a.endpoint, b"".join(signal.body.chunks()), signal.content_type)
+        assert status == 500 and foreign.error_codes(answer) == ["EBMS:0101"]
+    entries = a.audit()
+    assert not any(e.action == "as4.error" for e in entries)
+    refusals = [e for e in entries if e.action == "as4.refuse"]
+    assert len(refusals) == 2
+    assert all(e.actor != "partner:node-b" and "unknown" in e.actor for e in refusals)
+    assert a.messages("outbound")[0]["state"] == "delivered"
