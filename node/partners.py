@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives import hashes
 
 from node.collaborations import Collaborations, collaborations_from
 from node.config import PARTNERS_FILE, ConfigError, PartnerConfig, load_partners
+from node.pmodes import check_overrides
+from protocols.as4.pmode import PModeError
 
 __all__ = ["Partner", "PartnerDirectory", "load_certificates", "parse_certificates"]
 
@@ -97,6 +99,11 @@ def _load(directory: Path, errors: list[ConfigError] | None) -> tuple[Partner, .
                 key, _, message = str(exc).partition(": ")
                 where = f"{prefix}.pmode.collaborations" + (f".{key}" if message else "")
                 raise ConfigError(PARTNERS_FILE, where, message or key) from None
+            try:
+                check_overrides(config.pmode)
+            except PModeError as exc:
+                where = exc.key if exc.key.startswith("pmode") else f"pmode.{exc.key}"
+                raise ConfigError(PARTNERS_FILE, f"{prefix}.{where}", exc.message) from None
         except ConfigError as exc:
             exc = ConfigError(exc.file, exc.key, exc.message, partner=config.id)
             if errors is None:

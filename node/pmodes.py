@@ -3,55 +3,144 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from node.config import NodeConfig
-from node.partners import Partner
-from protocols.as4.pmode import PMode
+from protocols.as4.pmode import PMode, PModeError
 
-__all__ = ["DEFAULT_DUPLICATE_WINDOW_SECONDS", "inbound_policy", "outbound_pmode"]
+if TYPE_CHECKING:
+    from node.config import NodeConfig
+    from node.partners import Partner
+
+__all__ = [
+    "DEFAULT_DUPLICATE_WINDOW_SECONDS",
+    "check_overrides",
+    "inbound_policy",
+    "outbound_pmode",
+]
 
 # Longer than any retry horizon of the default reliability (5 retries, at most an hour apart).
 DEFAULT_DUPLICATE_WINDOW_SECONDS = 30 * 24 * 3600.0
 # Keys of a partner's `pmode:` that the node reads itself (not part of the protocol P-Mode).
 _NODE_KEYS = ("inbound", "collaborations")
+_INBOUND_KEYS = ("require_encryption",)
+# Stand-ins for what a partners.yaml override does not name when it is checked on its own.
+_CHECK_PARTY, _CHECK_SERVICE, _CHECK_ACTION = "aswnode-check", "urn:aswnode:check", "Check"
 
 
-def _overrides(partner: Partner) -> dict[str, Any]:
-    return {k: v for k, v in dict(partner.pmode_overrides).items() if k not in _NODE_KEYS}
+def _overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in dict(overrides).items() if k not in _NODE_KEYS}
+
+
+def _pmode(
+    overrides: Mapping[str, Any],
+    *,
+    pmode_id: str,
+    initiator: Mapping[str, Any],
+    responder: Mapping[str, Any],
+    service: Any,
+    action: str,
+    address: str | None,
+    agreement: Any = None,
+) -> PMode:
+    """The protocol P-Mode with the partner's overrides applied (PModeError names a bad key)."""
+    own = _overrides(overrides)
+    reliability = own.pop("reliability", None)
+    if reliability is None:
+        reliability = {}
+    if isinstance(reliability, Mapping):
+        reliability = dict(reliability)
+        reliability.setdefault("duplicate_window_seconds", DEFAULT_DUPLICATE_WINDOW_SECONDS)
+    data: dict[str, Any] = {
+        "id": pmode_id,
+        "initiator": initiator,
+        "responder": responder,
+        "service": service,
+        "action": action,
+        "address": address,
+        "reliability": reliability,
+        **own,
+    }
+    if agreement and "agreement" not in own:
+        data["agreement"] = agreement
+    return PMode.from_dict(data)
 
 
 def outbound_pmode(
     config: NodeConfig, partner: Partner, *, service: str, service_type: str | None, action: str
 ) -> PMode:
     """The leg we push to `partner` for this service and action (PModeError names a bad override)."""
-    overrides = _overrides(partner)
-    reliability = dict(overrides.pop("reliability", None) or {})
-    reliability.setdefault("duplicate_window_seconds", DEFAULT_DUPLICATE_WINDOW_SECONDS)
-    data: dict[str, Any] = {
-        "id": f"{config.party_id}->{partner.id}",
-        "initiator": {"party_id": config.party_id, "party_id_type": config.party_id_type},
-        "responder": {"party_id": partner.party_id, "party_id_type": partner.config.party_id_type},
-        "service": {"value": service, "type": service_type} if service_type else service,
-        "action": action,
-        "address": partner.endpoint,
-        "reliability": reliability,
-        **overrides,
-    }
-    if partner.config.agreement and "agreement" not in overrides:
-        data["agreement"] = partner.config.agreement
-    return PMode.from_dict(data)
+    return _pmode(
+        partner.pmode_overrides,
+        pmode_id=f"{config.party_id}->{partner.id}",
+        initiator={"party_id": config.party_id, "party_id_type": config.party_id_type},
+        responder={"party_id": partner.party_id, "party_id_type": partner.config.party_id_type},
+        service={"value": service, "type": service_type} if service_type else service,
+        action=action,
+        address=partner.endpoint,
+        agreement=partner.config.agreement,
+    )
+
+
+def _require_encryption(overrides: Mapping[str, Any]) -> bool:
+    raw = overrides.get("inbound")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise PModeError("inbound", "must be a mapping")
+    for key in raw:
+        if key not in _INBOUND_KEYS:
+            raise PModeError(f"inbound.{key}", f"unknown key (allowed: {', '.join(_INBOUND_KEYS)})")
+    value = raw.get("require_encryption", False)
+    if not isinstance(value, bool):
+        raise PModeError("inbound.require_encryption", "must be true or false")
+    return value
+
+
+def check_overrides(overrides: Mapping[str, Any]) -> None:
+    """Raise PModeError (the key's path inside `pmode:`) unless a partner's overrides make a usable P-Mode.
+
+    The protocol P-Mode (protocols.as4.pmode.PMode.from_dict, strict and typed) and the node's
+    inbound keys; `collaborations` is checked by node.collaborations."""
+    if not isinstance(overrides, Mapping):
+        raise PModeError("pmode", "must be a mapping")
+    _pmode(
+        overrides,
+        pmode_id=_CHECK_PARTY,
+        initiator={"party_id": _CHECK_PARTY},
+        responder={"party_id": _CHECK_PARTY},
+        service=_CHECK_SERVICE,
+        action=_CHECK_ACTION,
+        address=None,
+    )
+    _require_encryption(overrides)
+
+
+_POLICIES: dict[int, tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
 
 
 def inbound_policy(partner: Partner) -> Mapping[str, Any]:
     """What we require of the partner's messages: `require_encryption` (default false: the eDelivery
     profile encrypts, but the ebMS3 test service and some partners' signed-only legs do not) and the
-    duplicate-elimination window in seconds."""
-    raw = dict(partner.pmode_overrides.get("inbound") or {})
-    reliability = dict(partner.pmode_overrides.get("reliability") or {})
-    return {
-        "require_encryption": bool(raw.get("require_encryption", False)),
-        "duplicate_window_seconds": float(
-            reliability.get("duplicate_window_seconds", DEFAULT_DUPLICATE_WINDOW_SECONDS)
-        ),
+    duplicate-elimination window in seconds, from the partner's P-Mode (PModeError for a bad override;
+    partners.yaml is checked when loaded, so a loaded partner has none)."""
+    overrides = partner.pmode_overrides
+    cached = _POLICIES.get(id(overrides))
+    if cached is not None and cached[0] is overrides:
+        return cached[1]
+    pmode = _pmode(
+        overrides,
+        pmode_id=f"{partner.id}->",
+        initiator={"party_id": partner.party_id},
+        responder={"party_id": _CHECK_PARTY},
+        service=_CHECK_SERVICE,
+        action=_CHECK_ACTION,
+        address=None,
+    )
+    policy = {
+        "require_encryption": _require_encryption(overrides),
+        "duplicate_window_seconds": pmode.reliability.duplicate_window_seconds,
     }
+    if len(_POLICIES) > 1024:
+        _POLICIES.clear()
+    _POLICIES[id(overrides)] = (overrides, policy)
+    return policy
