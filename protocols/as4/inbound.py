@@ -17,7 +17,7 @@ from cryptography import x509
 from lxml import etree
 
 from protocols.as4 import compression
-from protocols.as4.envelope import Messaging, find_body, find_messaging, parse_messaging
+from protocols.as4.envelope import Messaging, find_body, find_header, find_messaging, parse_messaging
 from protocols.as4.errors import EbmsError, EbmsException
 from protocols.as4.limits import Limits
 from protocols.as4.mime import parse_content_type, parse_multipart
@@ -142,8 +142,22 @@ def read_envelope(body: ByteSource, content_type: str, *, limits: Limits = Limit
         root_bytes = read_all(body, limits.max_xml_bytes)
     else:
         raise EbmsException(EbmsError.MIME_INCONSISTENCY, f"content type {media_type} is not SOAP 1.2 or SwA")
-    root = parse_xml(root_bytes, max_bytes=limits.max_xml_bytes, max_depth=limits.max_xml_depth)
-    messaging = parse_messaging(find_messaging(root))
+    root = parse_xml(
+        root_bytes,
+        max_bytes=limits.max_xml_bytes,
+        max_depth=limits.max_xml_depth,
+        max_attributes=limits.max_xml_attributes,
+        max_namespace_prefixes=limits.max_xml_namespace_prefixes,
+        max_nodes=limits.max_xml_nodes,
+    )
+    messaging_element = find_messaging(root)
+    header = find_header(root)
+    if header is not None and _HEADER_NODES(header) > limits.max_header_nodes:
+        raise EbmsException(
+            EbmsError.INVALID_HEADER,
+            f"the SOAP Header has more than {limits.max_header_nodes} elements and attributes",
+        )
+    messaging = parse_messaging(messaging_element)
     message = _exactly_one(messaging)
     ref = message.message_info.message_id
     if isinstance(message, UserMessage):
@@ -152,6 +166,9 @@ def read_envelope(body: ByteSource, content_type: str, *, limits: Limits = Limit
         except EbmsException as exc:
             raise exc.with_ref(ref) from None
     return Envelope(root, message, attachments)
+
+
+_HEADER_NODES = etree.XPath("count(descendant-or-self::*) + count(descendant-or-self::*/@*)")
 
 
 def _exactly_one(messaging: Messaging) -> UserMessage | SignalMessage:

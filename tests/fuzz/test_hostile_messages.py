@@ -255,6 +255,12 @@ const("binary-garbage-as-soap", "EBMS:0004", bytes(range(256)) * 4)
 const("deep-nesting", "EBMS:0004", _deep())
 const("oversize-xml", "EBMS:0004", XML_HEAD.encode() + b"<x>" + b"a" * (LIMITS.max_xml_bytes + 1) + b"</x>")
 const("oversize-message", "EBMS:0004", b" " * (LIMITS.max_message_bytes + 1))
+const("hundreds-of-attributes-on-one-element", "EBMS:0004",
+      _soap(PLAIN_USER, header_extra="<x " + " ".join(f'a{i}="1"' for i in range(300)) + "/>")[0])  # fmt: skip
+const("hundreds-of-namespace-prefixes", "EBMS:0004",
+      _soap(PLAIN_USER, header_extra="<x " + " ".join(f'xmlns:p{i}="urn:{i}"' for i in range(300)) + "/>")[0])  # fmt: skip
+const("header-with-too-many-nodes", "EBMS:0009",
+      _soap(PLAIN_USER, header_extra="<x>" + "<y/>" * (Limits().max_header_nodes + 1) + "</x>")[0])  # fmt: skip
 const("not-an-envelope", "EBMS:0009", b"<Envelope/>")
 const("soap11-envelope", "EBMS:0009",
       b'<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Header/><S:Body/></S:Envelope>')  # fmt: skip

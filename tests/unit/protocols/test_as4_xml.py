@@ -48,3 +48,46 @@ def test_malformed_xml_raises_the_error_the_caller_chose() -> None:
 
 def test_serialize_writes_utf8_with_a_declaration() -> None:
     assert serialize(parse_xml("<a>é</a>".encode())).startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+
+
+def _attributes(count: int) -> bytes:
+    return ("<a " + " ".join(f'a{i}="1"' for i in range(count)) + "/>").encode()
+
+
+def test_element_with_more_attributes_than_the_limit_is_refused() -> None:
+    parse_xml(_attributes(256))
+    with pytest.raises(EbmsException, match="more than 256 attributes") as refused:
+        parse_xml(_attributes(257))
+    assert refused.value.error is EbmsError.OTHER
+    parse_xml(_attributes(300), max_attributes=300)
+
+
+def test_hundred_thousand_attributes_on_one_element_are_refused_with_the_given_error() -> None:
+    with pytest.raises(EbmsException) as refused:
+        parse_xml(_attributes(100_000), error=EbmsError.INVALID_HEADER)
+    assert refused.value.error is EbmsError.INVALID_HEADER
+
+
+def _prefixes(count: int) -> bytes:
+    return ("<a " + " ".join(f'xmlns:p{i}="urn:{i}"' for i in range(count)) + "><b/></a>").encode()
+
+
+def test_more_distinct_namespace_prefixes_than_the_limit_are_refused() -> None:
+    parse_xml(_prefixes(10), max_namespace_prefixes=10)
+    with pytest.raises(EbmsException, match="namespace prefixes"):
+        parse_xml(_prefixes(11), max_namespace_prefixes=10)
+    with pytest.raises(EbmsException, match="namespace prefixes"):
+        parse_xml(_prefixes(50_000))
+
+
+def test_one_prefix_redeclared_on_every_element_is_accepted() -> None:
+    document = b'<a xmlns="urn:a">' + b'<b xmlns="urn:b" xmlns:q="urn:q" q:x="1"/>' * 5000 + b"</a>"
+    root = parse_xml(document, max_namespace_prefixes=2)
+    assert len(root) == 5000
+
+
+def test_more_elements_and_attributes_than_the_limit_are_refused() -> None:
+    document = b"<a>" + b'<b c="1"/>' * 50 + b"</a>"  # 1 + 50 elements, 50 attributes
+    parse_xml(document, max_nodes=101)
+    with pytest.raises(EbmsException, match="more than 100 elements and attributes"):
+        parse_xml(document, max_nodes=100)
