@@ -67,6 +67,8 @@ def read_yaml(path: Path) -> Mapping[str, Any]:
         raise ConfigError(name, "", f"not found in {path.parent}") from None
     except OSError as exc:
         raise ConfigError(name, "", f"cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(name, "", f"is not UTF-8 text (byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

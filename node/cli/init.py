@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
@@ -13,10 +14,24 @@ from node.nodedir import create_node_directory
 
 __all__ = ["register"]
 
+# An ebMS PartyId as gateways spell them: a name or a URN (ebCore, ISO 6523), no spaces or markup.
+_PARTY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,254}")
+
+
+def _party_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not _PARTY_ID.fullmatch(value):
+        raise OperatorError(
+            "--party-id: must be 1 to 255 characters, letters, digits and . _ : @ / + - "
+            "(starting with a letter or digit)"
+        )
+    return value
+
 
 @click.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--party-id", required=True, help="Our ebMS PartyId (what partners send To).")
+@click.option(
+    "--party-id", required=True, callback=_party_id, help="Our ebMS PartyId (what partners send To)."
+)
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=8443, show_default=True, help="Listening port."
 )

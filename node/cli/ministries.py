@@ -33,6 +33,8 @@ def _read(path: Path) -> dict[str, Any]:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
         raise OperatorError(f"{path.name}: not valid YAML") from None
+    except UnicodeDecodeError as exc:
+        raise OperatorError(f"{path.name}: is not UTF-8 text (byte {exc.start})") from None
     if not isinstance(document, dict):
         raise OperatorError(f"{path.name}: must be a mapping at the top level")
     section = document.get(SECTION) or {}
