@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +26,13 @@ from protocols.as4.namespaces import (
     MEP_BINDING_PUSH,
     MEP_ONE_WAY,
     PARTYID_TYPE_UNREGISTERED,
+    TEST_ACTION,
+    TEST_SERVICE,
 )
 
 __all__ = [
     "KEY_REFERENCE_STYLES",
+    "InboundPolicy",
     "PMode",
     "PModeError",
     "ReceiptPolicy",
@@ -96,8 +100,11 @@ class ReliabilityPolicy:
             raise ValueError("intervals must be positive")
         if self.backoff < 1:
             raise ValueError("backoff must be at least 1")
-        if self.duplicate_window_seconds < 0:
-            raise ValueError("duplicate_window_seconds must not be negative")
+        for name in ("interval_seconds", "max_interval_seconds", "backoff", "duplicate_window_seconds"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite number")
+        if self.duplicate_window_seconds <= 0:
+            raise ValueError("duplicate_window_seconds must be positive")
 
     def delay_before(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (1-based)."""
@@ -120,6 +127,24 @@ class ReceiptPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundPolicy:
+    """What we require of the messages the partner sends us on this leg.
+
+    eDelivery AS4 (§2.2.6.2) encrypts every business payload, so `require_encryption` defaults to
+    true; only the ebMS3 test service's test action is exempt (connection tests may be signed only).
+    The duplicate-elimination window is `PMode.reliability.duplicate_window_seconds`.
+    """
+
+    require_encryption: bool = True
+
+    def requires_encryption(self, service: str, action: str) -> bool:
+        """Whether a message for `service`/`action` must carry every payload encrypted."""
+        if service == TEST_SERVICE and action == TEST_ACTION:
+            return False
+        return self.require_encryption
+
+
+@dataclass(frozen=True, slots=True)
 class PMode:
     """One leg of a one-way push exchange between `initiator` (sender) and `responder`."""
 
@@ -137,6 +162,7 @@ class PMode:
     security: SecurityPolicy = SecurityPolicy()
     reliability: ReliabilityPolicy = ReliabilityPolicy()
     receipt: ReceiptPolicy = ReceiptPolicy()
+    inbound: InboundPolicy = InboundPolicy()
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -182,6 +208,7 @@ class PMode:
         security = _security(data.get("security", {}))
         reliability = _reliability(data.get("reliability", {}))
         receipt = _receipt(data.get("receipt", {}))
+        inbound = _inbound(data.get("inbound", {}))
         return _build(
             "pmode",
             lambda: cls(
@@ -199,13 +226,14 @@ class PMode:
                 security=security,
                 reliability=reliability,
                 receipt=receipt,
+                inbound=inbound,
             ),
         )
 
 
 _TOP_KEYS = {
     "id", "initiator", "responder", "service", "action", "agreement", "mep", "binding", "mpc",
-    "address", "compress", "security", "reliability", "receipt",
+    "address", "compress", "security", "reliability", "receipt", "inbound",
 }  # fmt: skip
 
 
@@ -245,14 +273,14 @@ def _boolean(data: Mapping[str, Any], key: str, parent: str, *, default: bool) -
 
 def _number(data: Mapping[str, Any], key: str, parent: str, default: float) -> float:
     value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PModeError(_path(parent, key), "must be a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PModeError(_path(parent, key), "must be a finite number")
     return float(value)
 
 
 def _choice(data: Mapping[str, Any], key: str, parent: str, table: Mapping[str, str], *, default: str) -> str:
     value = data.get(key, default)
-    if value not in table:
+    if not isinstance(value, str) or value not in table:
         raise PModeError(
             _path(parent, key), f"must be one of {', '.join(k for k in table if '://' not in k)}"
         )
@@ -275,7 +303,10 @@ def _party(value: Any, path: str, default_role: str) -> Party:
     if "party_id" in data:
         party_type = _string(data, "party_id_type", path, required=False) or PARTYID_TYPE_UNREGISTERED
         ids.append(PartyId(_string(data, "party_id", path), party_type))
-    for index, raw in enumerate(data.get("party_ids") or ()):
+    listed = data.get("party_ids")
+    if listed is not None and not isinstance(listed, list | tuple):
+        raise PModeError(_path(path, "party_ids"), "must be a list")
+    for index, raw in enumerate(listed or ()):
         where = f"{path}.party_ids[{index}]"
         item = _mapping(raw, where)
         _only(item, where, {"value", "type"})
@@ -331,8 +362,8 @@ def _reliability(value: Any) -> ReliabilityPolicy:
             raise PModeError(_path(path, key), "must be positive")
     if _number(data, "backoff", path, 2.0) < 1:
         raise PModeError(_path(path, "backoff"), "must be at least 1")
-    if _number(data, "duplicate_window_seconds", path, 0.0) < 0:
-        raise PModeError(_path(path, "duplicate_window_seconds"), "must not be negative")
+    if _number(data, "duplicate_window_seconds", path, 1.0) <= 0:
+        raise PModeError(_path(path, "duplicate_window_seconds"), "must be positive")
     return ReliabilityPolicy(
         retries=retries,
         interval_seconds=_number(data, "interval_seconds", path, 60.0),
@@ -354,3 +385,10 @@ def _receipt(value: Any) -> ReceiptPolicy:
         required=_boolean(data, "required", path, default=True),
         non_repudiation=_boolean(data, "non_repudiation", path, default=True),
     )
+
+
+def _inbound(value: Any) -> InboundPolicy:
+    path = "inbound"
+    data = _mapping(value, path)
+    _only(data, path, {"require_encryption"})
+    return InboundPolicy(require_encryption=_boolean(data, "require_encryption", path, default=True))

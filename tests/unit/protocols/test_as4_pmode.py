@@ -13,8 +13,10 @@ from protocols.as4.namespaces import (
     MEP_BINDING_PUSH,
     MEP_ONE_WAY,
     PARTYID_TYPE_UNREGISTERED,
+    TEST_ACTION,
+    TEST_SERVICE,
 )
-from protocols.as4.pmode import PMode, PModeError, ReliabilityPolicy
+from protocols.as4.pmode import InboundPolicy, PMode, PModeError, ReliabilityPolicy
 
 BASE: dict[str, Any] = {
     "id": "vn-to-th",
@@ -68,8 +70,33 @@ def test_security_and_reliability_options_are_read() -> None:
         ({"mep": "two-way"}, "mep"),
         ({"colour": "blue"}, "pmode.colour"),
         ({"responder": {"party_ids": [{"value": "x", "kind": "y"}]}}, "responder.party_ids[0].kind"),
+        ({"responder": {"party_ids": "TH-NSW"}}, "responder.party_ids"),
+        ({"compress": "no thanks"}, "compress"),
+        ({"security": {"encrypt": "no thanks"}}, "security.encrypt"),
+        ({"security": {"sign": 0}}, "security.sign"),
+        ({"security": {"digest_algorithm": "http://www.w3.org/2001/04/xmldsig-more#md5"}},
+         "security.digest_algorithm"),
+        ({"security": {"encryption_algorithm": ["aes128-gcm"]}}, "security.encryption_algorithm"),
+        ({"security": {"signature_key_reference": ["bst"]}}, "security.signature_key_reference"),
+        ({"mep": ["one-way"]}, "mep"),
+        ({"binding": {"push": True}}, "binding"),
+        ({"reliability": {"retries": 1.5}}, "reliability.retries"),
+        ({"reliability": {"retries": "3"}}, "reliability.retries"),
+        ({"reliability": {"retries": True}}, "reliability.retries"),
+        ({"reliability": {"interval_seconds": float("inf")}}, "reliability.interval_seconds"),
+        ({"reliability": {"backoff": float("nan")}}, "reliability.backoff"),
+        ({"reliability": {"duplicate_detection": 1}}, "reliability.duplicate_detection"),
+        ({"reliability": {"duplicate_window_seconds": 0}}, "reliability.duplicate_window_seconds"),
+        ({"reliability": {"duplicate_window_seconds": -1}}, "reliability.duplicate_window_seconds"),
+        ({"reliability": {"duplicate_window_seconds": float("nan")}}, "reliability.duplicate_window_seconds"),
+        ({"reliability": {"duplicate_window_seconds": "30 days"}}, "reliability.duplicate_window_seconds"),
+        ({"receipt": {"required": "yes"}}, "receipt.required"),
+        ({"inbound": {"require_encryption": "no thanks"}}, "inbound.require_encryption"),
+        ({"inbound": {"require_encryption": None}}, "inbound.require_encryption"),
+        ({"inbound": {"require_signature": False}}, "inbound.require_signature"),
+        ({"inbound": "strict"}, "inbound"),
     ],
-)
+)  # fmt: skip
 def test_bad_entry_raises_pmode_error_naming_the_key(change: dict[str, Any], key: str) -> None:
     data = {**BASE, **change}
     data = {k: v for k, v in data.items() if v is not None}
@@ -81,3 +108,24 @@ def test_bad_entry_raises_pmode_error_naming_the_key(change: dict[str, Any], key
 def test_retry_delay_grows_by_the_backoff_up_to_the_ceiling() -> None:
     policy = ReliabilityPolicy(retries=5, interval_seconds=10, backoff=2, max_interval_seconds=50)
     assert [policy.delay_before(n) for n in range(1, 5)] == [10, 20, 40, 50]
+
+
+def test_business_messages_must_be_encrypted_by_default_and_the_test_service_is_exempt() -> None:
+    pmode = PMode.from_dict(BASE)
+    assert pmode.inbound == InboundPolicy(require_encryption=True)
+    assert pmode.inbound.requires_encryption("urn:asw:eco", "Submit") is True
+    assert pmode.inbound.requires_encryption(TEST_SERVICE, TEST_ACTION) is False
+    assert pmode.inbound.requires_encryption(TEST_SERVICE, "Submit") is True
+
+
+def test_inbound_encryption_can_be_relaxed_explicitly_for_a_signed_only_partner() -> None:
+    pmode = PMode.from_dict({**BASE, "inbound": {"require_encryption": False}})
+    assert pmode.inbound.require_encryption is False
+    assert pmode.inbound.requires_encryption("urn:asw:eco", "Submit") is False
+
+
+def test_reliability_policy_refuses_a_window_that_is_not_positive() -> None:
+    with pytest.raises(ValueError, match="duplicate_window_seconds"):
+        ReliabilityPolicy(duplicate_window_seconds=0)
+    with pytest.raises(ValueError, match="finite"):
+        ReliabilityPolicy(backoff=float("inf"))
