@@ -2,10 +2,13 @@
 
 The order (each step refuses with its ebMS code, and every refusal is audited):
 1. read_envelope: size limits, MIME, hardened XML, exactly one message          (0004, 0007, 0009, 0011)
-2. the partner by From/PartyId, To must be us                                      (0010)
+2. the partner by From/PartyId, To must be us; Service/Action (and AgreementRef when the
+   P-Mode names one) agreed with the partner (node.collaborations, partners.yaml pmode)  (0010)
 3. mutual TLS, for a partner registered with a tls_ca                              (0101)
-4. the lifecycle gate: business only with an active partner, test from testing on  (0010)
-5. open_user_message with the partner's registered certificate(s)                  (0102, 0101, 0303)
+4. the lifecycle gate (node.lifecycle.gate.exchange_refusal): business only with an active
+   partner and outside a suspension of all exchanges, test from testing on          (0010, 0004)
+5. open_user_message with the partner's registered certificate(s); the signing certificate's
+   registration (node.lifecycle.certificates) must not be expired, revoked or superseded  (0102, 0101, 0303)
 6. duplicate elimination: within the partner's window the original receipt is answered again and
    nothing is delivered again; the same MessageId after the window, or a Timestamp older than it,
    is a replay and refused                                                          (0101)
@@ -22,13 +25,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 from sqlalchemy.exc import IntegrityError
 from twisted.internet import defer, threads
 
 from node.context import NodeContext
 from node.partners import Partner
 from node.pmodes import inbound_policy
-from node.registry import partner_state
 from node.spooling import TempSpools
 from node.tls import client_chain_reaches
 from protocols.as4.errors import EbmsError, EbmsException
@@ -48,6 +51,10 @@ CLOCK_SKEW = timedelta(minutes=15)
 # Routing marker of the delivery component for a message no ministry receives (node.delivery.NOT_ROUTED).
 NOT_ROUTED = "-"
 RECEIPT_LIMIT = 4 * 1024 * 1024
+# The business test collaboration of the acceptance checks (/work/shared/checks): accepted from a
+# registered partner whose P-Mode does not restrict its services.
+BUSINESS_TEST_SERVICE = "urn:aswnode:test:business"
+BUSINESS_TEST_ACTION = "Deliver"
 
 
 def protocol_limits(ctx: NodeContext) -> Limits:
@@ -102,6 +109,48 @@ def _digest(source: ByteSource) -> str:
     return hasher.hexdigest()
 
 
+def _named(value: Any) -> str | None:
+    """A P-Mode value given as a string or as {value: ..., type: ...}."""
+    if isinstance(value, dict):
+        value = value.get("value")
+    return value if isinstance(value, str) and value else None
+
+
+def _check_collaboration(partner: Partner, message: UserMessage) -> None:
+    """EBMS:0010 unless the partner's P-Mode agrees the message's Service, Action and AgreementRef.
+
+    A P-Mode naming `service`/`action` restricts the partner to them; otherwise its collaborations
+    (node.collaborations, over the defaults) and the business test service are agreed.
+    """
+    info = message.collaboration_info
+    service, action = info.service.value, info.action
+    overrides = partner.pmode_overrides
+    named_service, named_action = _named(overrides.get("service")), _named(overrides.get("action"))
+    if named_service is not None or named_action is not None:
+        agreed = named_service in (None, service) and named_action in (None, action)
+    else:
+        collaborations = partner.collaborations
+        certificates = (collaborations.eco, collaborations.ephyto)
+        agreed = (
+            (service, action) == (BUSINESS_TEST_SERVICE, BUSINESS_TEST_ACTION)
+            or any((c.service, c.action) == (service, action) for c in certificates)
+            or (action == collaborations.answer_action and any(c.service == service for c in certificates))
+        )
+    if not agreed:
+        raise EbmsException(
+            EbmsError.PROCESSING_MODE_MISMATCH,
+            f"service {service[:120]!r} with action {action[:120]!r} is not agreed with this partner",
+            ref_to_message_id=message.message_id,
+        )
+    agreement = _named(overrides.get("agreement")) or partner.config.agreement
+    if agreement and (info.agreement_ref is None or info.agreement_ref.value != agreement):
+        raise EbmsException(
+            EbmsError.PROCESSING_MODE_MISMATCH,
+            "the AgreementRef is not the one agreed with this partner",
+            ref_to_message_id=message.message_id,
+        )
+
+
 class InboundProcessor:
     """Turns one POSTed AS4 body into an Answer. `tls_chain`: None (plain HTTP), () or the client chain."""
 
@@ -125,10 +174,14 @@ class InboundProcessor:
             assert user_message is not None
             ref = user_message.message_id
             partner = self._partner_for(user_message)
-            self._check_tls(partner, tls_chain, ref)
             test = is_test_message(user_message)
-            state, earlier_row = await self._look_up(partner, ref)
-            self._check_lifecycle(state, test, ref)
+            if not test:
+                _check_collaboration(partner, user_message)
+            self._check_tls(partner, tls_chain, ref)
+            refusal, certificates, earlier_row = await self._look_up(partner, ref, test)
+            if refusal is not None:
+                error = EbmsError.by_code(refusal.ebms_code) or EbmsError.PROCESSING_MODE_MISMATCH
+                raise EbmsException(error, str(refusal), ref_to_message_id=ref)
             policy = inbound_policy(partner)
             window = timedelta(seconds=policy["duplicate_window_seconds"])
             self._check_timestamp(user_message, window)
@@ -141,6 +194,10 @@ class InboundProcessor:
                 limits=self.limits,
                 spool=spools,
             )
+            if received.signature is not None and certificates:
+                refused = certificates.get(received.signature.certificate.fingerprint(hashes.SHA256()))
+                if refused is not None:
+                    raise EbmsException(EbmsError.FAILED_AUTHENTICATION, refused, ref_to_message_id=ref)
             # A duplicate is recognised only once it verified: the original receipt is for the sender.
             if earlier_row is not None:
                 return await self._answer_duplicate(partner, ref, window, earlier_row)
@@ -218,27 +275,32 @@ class InboundProcessor:
                 ref_to_message_id=ref,
             )
 
-    async def _look_up(self, partner: Partner, message_id: str) -> tuple[str, Any]:
-        """In one read: the partner's lifecycle state and an earlier copy of this message, if any."""
+    async def _look_up(
+        self, partner: Partner, message_id: str, test: bool
+    ) -> tuple[Any, dict[bytes, str], Any]:
+        """In one read: why the exchange is refused now (or None), why each of the partner's certificates
+        is refused (by SHA-256 fingerprint) and an earlier copy of this message, if any."""
+        from node.lifecycle.certificates import certificate_refusal
+        from node.lifecycle.gate import exchange_refusal
         from node.store.messages import find_received
 
         sandbox = self.ctx.config.is_sandbox
+        now = self.ctx.clock()
 
-        def look_up(session: Any) -> tuple[str, Any]:
-            state = partner_state(session, partner.id, sandbox=sandbox)
-            return state, _with_receipt(find_received(session, partner_id=partner.id, message_id=message_id))
+        def look_up(session: Any) -> tuple[Any, dict[bytes, str], Any]:
+            refusal = exchange_refusal(
+                session, partner.id, test_message=test, now=now, sandbox=sandbox, direction="inbound"
+            )
+            certificates = {}
+            if refusal is None:
+                for certificate in partner.signing_certificates:
+                    refused = certificate_refusal(session, "partner", partner.id, certificate, now)
+                    if refused is not None:
+                        certificates[certificate.fingerprint(hashes.SHA256())] = str(refused)
+            earlier = _with_receipt(find_received(session, partner_id=partner.id, message_id=message_id))
+            return refusal, certificates, earlier
 
         return await self.ctx.db.read(look_up)
-
-    def _check_lifecycle(self, state: str, test: bool, ref: str) -> None:
-        try:
-            from node.lifecycle import may_exchange
-        except ImportError:
-            return
-        refusal = may_exchange(state, test_message=test, direction="inbound")
-        if refusal is not None:
-            error = EbmsError.by_code(refusal.ebms_code) or EbmsError.PROCESSING_MODE_MISMATCH
-            raise EbmsException(error, str(refusal), ref_to_message_id=ref)
 
     def _check_timestamp(self, message: UserMessage, window: timedelta) -> None:
         now = self.ctx.clock()
@@ -401,14 +463,19 @@ class InboundProcessor:
             claimed = ",".join(p.value for p in envelope.user_message.from_party.party_ids)[:200]
         actor = f"partner:{partner.id}" if partner is not None else f"party:{claimed or 'unknown'}"
         try:
-            digest = await threads.deferToThread(_digest, body)
+            try:
+                digest: str | None = "sha256:" + await threads.deferToThread(_digest, body)
+            except (OSError, ValueError):
+                # The client went away first and Twisted closed the spooled body: audited without it.
+                digest = None
             await ctx.db.run(
                 self._audit,
                 actor,
                 "as4.refuse",
                 exc.ref_to_message_id or "",
-                {"code": exc.error.code, "detail": exc.detail[:500], "from": claimed},
-                f"sha256:{digest}",
+                {"code": exc.error.code, "detail": exc.detail[:500], "from": claimed}
+                | ({} if digest else {"request": "gone before the refusal was audited"}),
+                digest,
                 exc.error.code,
             )
         except Exception:

@@ -10,6 +10,8 @@ import pytest
 from certs.pki import generate_node_pki
 from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
 
+RESTRICTED = ("urn:kh:ephyto", "Phyto")
+
 
 @pytest.fixture(scope="module")
 def receiving(module_nodes, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
@@ -20,7 +22,7 @@ def receiving(module_nodes, tmp_path_factory: pytest.TempPathFactory):  # type: 
     tmp_path = tmp_path_factory.mktemp("inbound")
     b = module_nodes.make("node-b", tls=False)
     keys = {}
-    for name in ("gw-a", "gw-c", "mallory"):
+    for name in ("gw-a", "gw-c", "gw-r", "gw-g", "mallory"):
         pki = generate_node_pki(tmp_path / f"pki-{name}", name)
         keys[name] = pki.signing
     b.add_partner(
@@ -31,6 +33,17 @@ def receiving(module_nodes, tmp_path_factory: pytest.TempPathFactory):  # type: 
         pmode={"reliability": {"duplicate_window_seconds": 4}},
     )
     b.add_partner("gw-c", "gw-c", "http://127.0.0.1:9/", keys["gw-c"].cert)
+    # gw-r's P-Mode restricts it to one service and action; gw-g's names an agreement.
+    b.add_partner(
+        "gw-r",
+        "gw-r",
+        "http://127.0.0.1:9/",
+        keys["gw-r"].cert,
+        pmode={"service": RESTRICTED[0], "action": RESTRICTED[1]},
+    )
+    b.add_partner(
+        "gw-g", "gw-g", "http://127.0.0.1:9/", keys["gw-g"].cert, pmode={"agreement": "urn:agreement:kh-vn"}
+    )
     b.start()
     return b, keys
 
@@ -189,3 +202,132 @@ def test_a_body_over_the_size_limit_is_refused_before_it_is_read(nodes, poster) 
     except OSError:  # the node may close the connection while the client is still writing
         status = 413
     assert status == 413
+
+
+def _send(b, keys, foreign, poster, name: str, **kw):  # type: ignore[no-untyped-def]
+    signer = foreign.identity(keys[name].key, keys[name].cert)
+    message_id, content_type, body = foreign.craft(
+        signer, from_party=name, to_party="node-b", recipient_cert=b.signing_cert, payload=b"x", **kw
+    )
+    status, _, answer = poster(b.endpoint, body, content_type)
+    return message_id, status, answer
+
+
+def test_a_service_and_action_not_agreed_with_the_partner_is_refused_with_0010(
+    receiving, foreign, poster
+) -> None:  # type: ignore[no-untyped-def]
+    from node.collaborations import ACTION_EFORMD, SERVICE_ECO, SERVICE_EPHYTO
+
+    b, keys = receiving
+    for service, action in (
+        ("urn:not:agreed", "Deliver"),
+        (SERVICE_ECO, "Whatever"),
+        (SERVICE_EPHYTO, ACTION_EFORMD),
+    ):
+        message_id, status, answer = _send(b, keys, foreign, poster, "gw-a", service=service, action=action)
+        assert status == 500 and foreign.error_codes(answer) == ["EBMS:0010"], (service, action)
+        assert any(e.subject == f"message:{message_id}" for e in _refusals(b, "EBMS:0010"))
+    # Agreed: a default collaboration, the business test service, the ebMS test service.
+    for service, action in (
+        (SERVICE_ECO, ACTION_EFORMD),
+        ("urn:aswnode:test:business", "Deliver"),
+        (TEST_SERVICE, TEST_ACTION),
+    ):
+        _, status, _ = _send(b, keys, foreign, poster, "gw-a", service=service, action=action)
+        assert status == 200, (service, action)
+
+
+def test_a_partner_whose_pmode_names_a_service_is_held_to_it(receiving, foreign, poster) -> None:  # type: ignore[no-untyped-def]
+    b, keys = receiving
+    _, status, answer = _send(
+        b, keys, foreign, poster, "gw-r", service="urn:aswnode:test:business", action="Deliver"
+    )
+    assert status == 500 and foreign.error_codes(answer) == ["EBMS:0010"]
+    _, status, _ = _send(b, keys, foreign, poster, "gw-r", service=RESTRICTED[0], action=RESTRICTED[1])
+    assert status == 200
+
+
+def test_a_message_without_the_agreement_the_pmode_names_is_refused_with_0010(
+    receiving, foreign, poster
+) -> None:  # type: ignore[no-untyped-def]
+    b, keys = receiving
+    message_id, status, answer = _send(b, keys, foreign, poster, "gw-g")
+    assert status == 500 and foreign.error_codes(answer) == ["EBMS:0010"]
+    [refusal] = [e for e in _refusals(b, "EBMS:0010") if e.subject == f"message:{message_id}"]
+    assert "AgreementRef" in refusal.detail["detail"]
+
+
+def test_a_suspension_of_all_exchanges_refuses_business_messages_not_test_ones(
+    receiving, foreign, poster
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from node.store.lifecycle_models import Suspension
+
+    b, keys = receiving
+    now = datetime.now(UTC)
+    with b.db.session() as session:
+        row = Suspension(
+            partner_id=None, cause="maintenance", reason="planned", starts_at=now - timedelta(minutes=1),
+            restore_at=None, ended_at=None, created_by="operator:test",
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        suspension = row.id
+    try:
+        message_id, status, answer = _send(b, keys, foreign, poster, "gw-a")
+        assert status == 500 and foreign.error_codes(answer) == ["EBMS:0004"]
+        [refusal] = [
+            e for e in b.audit() if e.action == "as4.refuse" and e.subject == f"message:{message_id}"
+        ]
+        assert "suspended" in refusal.detail["detail"]
+        _, status, _ = _send(b, keys, foreign, poster, "gw-a", service=TEST_SERVICE, action=TEST_ACTION)
+        assert status == 200
+    finally:
+        with b.db.session() as session:
+            session.execute(
+                update(Suspension).where(Suspension.id == suspension).values(ended_at=datetime.now(UTC))
+            )
+    _, status, _ = _send(b, keys, foreign, poster, "gw-a")
+    assert status == 200
+
+
+@pytest.mark.parametrize("status_of", ["revoked", "expired"])
+def test_a_message_signed_with_a_revoked_or_expired_registered_certificate_is_refused_with_0101(
+    receiving, foreign, poster, status_of
+) -> None:  # type: ignore[no-untyped-def]
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from sqlalchemy import delete
+
+    from node.lifecycle.certificates import fingerprint
+    from node.store.lifecycle_models import CertificateRegistration
+
+    b, keys = receiving
+    certificate = x509.load_pem_x509_certificate(keys["gw-c"].cert.read_bytes())
+    now = datetime.now(UTC)
+    with b.db.session() as session:
+        row = CertificateRegistration(
+            owner_kind="partner", owner_id="gw-c", subject="gw-c", issuer="gw-c",
+            serial=str(certificate.serial_number), fingerprint=fingerprint(certificate),
+            not_before=now - timedelta(days=30),
+            not_after=now - timedelta(days=1) if status_of == "expired" else now + timedelta(days=30),
+            status="revoked" if status_of == "revoked" else "active",
+            revoked_at=now if status_of == "revoked" else None,
+            reason="revocation" if status_of == "revoked" else "initial", overlap_until=None,
+            pem=certificate.public_bytes(serialization.Encoding.PEM).decode(), registered_by="operator:test",
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        registration = row.id
+    try:
+        message_id, status, answer = _send(b, keys, foreign, poster, "gw-c")
+        assert status == 500 and foreign.error_codes(answer) == ["EBMS:0101"]
+        [refusal] = [e for e in _refusals(b, "EBMS:0101") if e.subject == f"message:{message_id}"]
+        assert status_of in refusal.detail["detail"]
+        assert not any(m["message_id"] == message_id for m in b.messages("inbound"))
+    finally:
+        with b.db.session() as session:
+            session.execute(delete(CertificateRegistration).where(CertificateRegistration.id == registration))
+    _, status, _ = _send(b, keys, foreign, poster, "gw-c")
+    assert status == 200
