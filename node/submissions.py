@@ -176,7 +176,7 @@ async def _submit(
             422, "/document_type", "unknown_document_type", f"must be one of {', '.join(DOCUMENT_TYPES)}"
         )
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 255):
-        raise _refused(422, None, "bad_idempotency_key", "the Idempotency-Key must be 1 to 255 characters")
+        raise _refused(422, "", "bad_idempotency_key", "the Idempotency-Key must be 1 to 255 characters")
     payload_digest = await _in_thread(ctx, _sha256_source, payload)
     request_digest = _request_digest(document_type, partner_id, service, action, mime_type, payload_digest)
     if idempotency_key is not None:
@@ -285,7 +285,7 @@ def _replay(earlier: tuple[Submission, Message | None], request_digest: str) -> 
     if submission.request_digest != request_digest:
         raise _refused(
             422,
-            None,
+            "",
             "idempotency_key_reused",
             "this Idempotency-Key was used for a different request; use a new key for a new submission",
         )

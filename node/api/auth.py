@@ -43,7 +43,9 @@ class Authenticator:
             401,
             (
                 FieldError(
-                    "unauthenticated", "needs a valid API token (Authorization: Bearer) or client certificate"
+                    "unauthenticated",
+                    "needs a valid API token (Authorization: Bearer) or client certificate",
+                    "",
                 ),
             ),
             _CHALLENGE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["ApiError", "FieldError", "escape_pointer", "pointer"]
+__all__ = ["ApiError", "FieldError", "escape_pointer", "pointer", "query_pointer"]
 
 
 def escape_pointer(token: str | int) -> str:
@@ -18,9 +18,17 @@ def pointer(*tokens: str | int) -> str:
     return "".join("/" + escape_pointer(t) for t in tokens)
 
 
+def query_pointer(name: str) -> str:
+    """Where a problem with query parameter `name` is: `?name` (the API's documented form)."""
+    return "?" + name
+
+
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One problem: where it is (a JSON pointer into the request body, or None), a stable code, a message."""
+    """One problem: where it is, a stable code, a message.
+
+    `pointer` is an RFC 6901 JSON pointer into the request body ("" is the request as a whole),
+    or `?name` for the query parameter `name`; None only for a problem that is not the request's."""
 
     code: str
     message: str
@@ -29,7 +37,7 @@ class FieldError:
     def __post_init__(self) -> None:
         if not self.code or not self.message:
             raise ValueError("a field error needs a code and a message")
-        if self.pointer is not None and self.pointer and not self.pointer.startswith("/"):
+        if self.pointer and not self.pointer.startswith(("/", "?")):
             raise ValueError(f"not a JSON pointer: {self.pointer!r}")
 
     def as_json(self) -> dict[str, str]:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twisted.internet import threads
 
-from node.api.errors import ApiError
+from node.api.errors import ApiError, query_pointer
 from node.api.router import ApiCall, FileAnswer, JsonAnswer, Route
 from node.context import NodeContext
 from node.delivery import describe, summary
@@ -27,14 +27,18 @@ def routes(ctx: NodeContext) -> tuple[Route, ...]:
     async def index(call: ApiCall) -> JsonAnswer:
         state = call.query_one("state") or "open"
         if state not in INBOX_STATES:
-            raise ApiError.single(400, "bad_parameter", f"state must be one of {', '.join(INBOX_STATES)}")
-        try:
-            limit = int(call.query_one("limit") or 50)
-            after = int(call.query_one("after") or 0)
-        except ValueError:
-            raise ApiError.single(400, "bad_parameter", "limit and after must be integers") from None
+            raise ApiError.single(
+                400,
+                "bad_parameter",
+                f"state must be one of {', '.join(INBOX_STATES)}",
+                query_pointer("state"),
+            )
+        limit = call.query_int("limit", 50) or 0
+        after = call.query_int("after", 0) or 0
         if not 1 <= limit <= MAX_PAGE:
-            raise ApiError.single(400, "bad_parameter", f"limit must be between 1 and {MAX_PAGE}")
+            raise ApiError.single(
+                400, "bad_parameter", f"limit must be between 1 and {MAX_PAGE}", query_pointer("limit")
+            )
         items = await ctx.db.read(_list, call.client.id, state, limit, after)
         return JsonAnswer(
             200, {"items": items, "next_after": items[-1]["id"] if len(items) == limit else None}
@@ -43,7 +47,7 @@ def routes(ctx: NodeContext) -> tuple[Route, ...]:
     async def show(call: ApiCall) -> JsonAnswer:
         found = await ctx.db.read(_one, call.client.id, call.params["id"])
         if found is None:
-            raise ApiError.single(404, "not_found", "no such inbox item")
+            raise ApiError.single(404, "not_found", "no such inbox item", "")
         reactor = ctx.reactor
         item = await threads.deferToThreadPool(reactor, reactor.getThreadPool(), describe, ctx, *found)
         return JsonAnswer(200, item)
@@ -51,17 +55,17 @@ def routes(ctx: NodeContext) -> tuple[Route, ...]:
     async def ack(call: ApiCall) -> JsonAnswer:
         acked = await ctx.db.run(_ack, ctx, call.client.id, call.params["id"], ctx.clock())
         if acked is None:
-            raise ApiError.single(404, "not_found", "no such inbox item")
+            raise ApiError.single(404, "not_found", "no such inbox item", "")
         return JsonAnswer(200, acked)
 
     async def payload(call: ApiCall) -> FileAnswer:
         found = await ctx.db.read(_one, call.client.id, call.params["id"])
         position = call.params["n"]
         if found is None or not position.isdigit():
-            raise ApiError.single(404, "not_found", "no such inbox item or payload")
+            raise ApiError.single(404, "not_found", "no such inbox item or payload", "")
         parts = [p for p in found[1].payloads if p.position == int(position)]
         if not parts:
-            raise ApiError.single(404, "not_found", "no such inbox item or payload")
+            raise ApiError.single(404, "not_found", "no such inbox item or payload", "")
         part = parts[0]
         return FileAnswer(
             ctx.blobs.path(part.blob_digest),

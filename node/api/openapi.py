@@ -108,9 +108,16 @@ def _schemas() -> dict[str, Any]:
     return {
         "Error": {
             "type": "object",
-            "required": ["code", "message"],
+            "required": ["pointer", "code", "message"],
             "properties": {
-                "pointer": {"type": "string", "description": "RFC 6901 JSON pointer into the request body"},
+                "pointer": {
+                    "type": "string",
+                    "description": (
+                        "where the problem is: an RFC 6901 JSON pointer into the request body "
+                        '("" is the request as a whole: body, headers, path), or "?name" for the query '
+                        "parameter name"
+                    ),
+                },
                 "code": {"type": "string"},
                 "message": {"type": "string"},
             },
@@ -177,7 +184,10 @@ def _schemas() -> dict[str, Any]:
                 "result": {"type": ["string", "null"]},
                 "ref_to_message_id": {
                     "type": ["string", "null"],
-                    "description": "the certificate's AS4 message",
+                    "description": (
+                        "the certificate's AS4 message; required when a ministry submits an answer: "
+                        "a message that partner sent and the node routed to this ministry"
+                    ),
                 },
             },
         },

@@ -14,7 +14,7 @@ from twisted.logger import Logger
 from twisted.web import resource, server, static
 from twisted.web.iweb import IRequest
 
-from node.api.errors import ApiError, FieldError
+from node.api.errors import ApiError, FieldError, query_pointer
 
 __all__ = ["MAX_BODY", "ApiCall", "ApiResource", "FileAnswer", "JsonAnswer", "Route"]
 
@@ -57,10 +57,24 @@ class ApiCall:
             return json.loads(self.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ApiError.single(400, "malformed_json", f"the body is not JSON: {exc}", "") from None
+        except RecursionError:
+            raise ApiError.single(400, "malformed_json", "the body is nested too deeply", "") from None
 
     def query_one(self, name: str) -> str | None:
         values = self.query.get(name, ())
         return values[-1] if values else None
+
+    def query_int(self, name: str, default: int | None) -> int | None:
+        """An integer query parameter (`default` when absent); 400 bad_parameter pointing at `?name`."""
+        value = self.query_one(name)
+        if not value:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise ApiError.single(
+                400, "bad_parameter", f"{name} must be an integer", query_pointer(name)
+            ) from None
 
 
 Handler = Callable[[ApiCall], Awaitable[JsonAnswer | FileAnswer]]
@@ -141,7 +155,11 @@ class ApiResource(resource.Resource):
             )
             return JsonAnswer(
                 500,
-                {"errors": [FieldError("internal_error", "the node could not answer; try again").as_json()]},
+                {
+                    "errors": [
+                        FieldError("internal_error", "the node could not answer; try again", "").as_json()
+                    ]
+                },
             )
 
     async def _answer(self, request: server.Request) -> JsonAnswer | FileAnswer:
@@ -149,7 +167,7 @@ class ApiResource(resource.Resource):
         try:
             segments = tuple(s.decode("utf-8") for s in request.postpath)
         except UnicodeDecodeError:
-            raise ApiError.single(404, "not_found", "no such resource") from None
+            raise ApiError.single(404, "not_found", "no such resource", "") from None
         if segments and segments[-1] == "":
             segments = segments[:-1]
         allowed: list[str] = []
@@ -181,10 +199,10 @@ class ApiResource(resource.Resource):
         if allowed:
             raise ApiError(
                 405,
-                (FieldError("method_not_allowed", f"{method} is not allowed here"),),
+                (FieldError("method_not_allowed", f"{method} is not allowed here", ""),),
                 {"Allow": ", ".join(sorted(set(allowed)))},
             )
-        raise ApiError.single(404, "not_found", "no such resource")
+        raise ApiError.single(404, "not_found", "no such resource", "")
 
 
 def _read_body(request: server.Request) -> bytes:

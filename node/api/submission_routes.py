@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from node.api.errors import ApiError, FieldError
+from node.api.errors import ApiError, FieldError, query_pointer
 from node.api.ministries import Ministry
 from node.api.router import ApiCall, JsonAnswer, Route
 from node.context import NodeContext
@@ -32,13 +32,15 @@ def routes(ctx: NodeContext) -> tuple[Route, ...]:
     async def show(call: ApiCall) -> JsonAnswer:
         found = await ctx.db.read(_one, call.client.id, call.params["id"])
         if found is None:
-            raise ApiError.single(404, "not_found", "no such submission")
+            raise ApiError.single(404, "not_found", "no such submission", "")
         return JsonAnswer(200, found)
 
     async def index(call: ApiCall) -> JsonAnswer:
         status = call.query_one("status")
         if status is not None and status not in STATUSES:
-            raise ApiError.single(400, "bad_parameter", f"status must be one of {', '.join(STATUSES)}")
+            raise ApiError.single(
+                400, "bad_parameter", f"status must be one of {', '.join(STATUSES)}", query_pointer("status")
+            )
         limit, before = _page(call)
         items = await ctx.db.read(_list, call.client.id, status, call.query_one("partner"), limit, before)
         cursor = items[-1]["sequence"] if len(items) == limit else None
@@ -56,14 +58,12 @@ def routes(ctx: NodeContext) -> tuple[Route, ...]:
 
 
 def _page(call: ApiCall) -> tuple[int, int | None]:
-    try:
-        limit = int(call.query_one("limit") or 50)
-        before = call.query_one("before")
-        before_seq = int(before) if before else None
-    except ValueError:
-        raise ApiError.single(400, "bad_parameter", "limit and before must be integers") from None
+    limit = call.query_int("limit", 50) or 0
+    before_seq = call.query_int("before", None)
     if not 1 <= limit <= MAX_PAGE:
-        raise ApiError.single(400, "bad_parameter", f"limit must be between 1 and {MAX_PAGE}")
+        raise ApiError.single(
+            400, "bad_parameter", f"limit must be between 1 and {MAX_PAGE}", query_pointer("limit")
+        )
     return limit, before_seq
 
 
@@ -136,13 +136,23 @@ async def _create_raw(ctx: NodeContext, call: ApiCall) -> JsonAnswer:
     """A raw payload of any size as the request body (streamed to the blob store, never held whole)."""
     ministry: Ministry = call.client
     if "raw" not in ministry.documents:
-        raise ApiError.single(403, "document_type_not_allowed", "this ministry may not submit raw payloads")
+        raise ApiError.single(
+            403, "document_type_not_allowed", "this ministry may not submit raw payloads", ""
+        )
     missing = [name for name in ("partner", "service", "action") if not call.query_one(name)]
     if missing:
-        raise ApiError.single(400, "bad_parameter", f"query parameters required: {', '.join(missing)}")
+        raise ApiError(
+            400,
+            [
+                FieldError("bad_parameter", f"query parameter {n} is required", query_pointer(n))
+                for n in missing
+            ],
+        )
     mime_type = (call.header("content-type") or "").strip()
     if not mime_type:
-        raise ApiError.single(400, "bad_parameter", "the Content-Type header names the payload's MIME type")
+        raise ApiError.single(
+            400, "bad_parameter", "the Content-Type header names the payload's MIME type", ""
+        )
     content = call.request.content
     content.seek(0, 2)
     size = content.tell()
