@@ -53,23 +53,25 @@ async def login(console: Console, req: ConsoleRequest) -> Response | Redirect:
         raise Forbidden("the login form is stale; reload the page")
     operator_id = req.get("id").lower()
     password = req.params.get("password", "")
-    keys = (f"ip:{req.client}", f"operator:{operator_id}")
-    if console.throttle.blocked(*keys):
+    wait = console.throttle.retry_after(operator_id, req.client)
+    if wait is not None:
         await console.audit(
             req, "console.login", f"operator:{operator_id}", {"reason": "throttled"}, "refused"
         )
-        return _login_page(console, req, error="Too many failed attempts. Wait ten minutes.", status=429)
+        minutes = max(1, -(-int(wait.total_seconds()) // 60))
+        error = f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+        return _login_page(console, req, error=error, status=429)
     operator = console.operators().get(operator_id)
     encoded = operator.password_hash if operator is not None and not operator.disabled else _DUMMY_HASH
     reactor = console.ctx.reactor
     ok = await deferToThreadPool(reactor, reactor.getThreadPool(), verify_password, password, encoded)
     if not ok or operator is None or operator.disabled:
-        console.throttle.failed(*keys)
+        console.throttle.failed(operator_id, req.client)
         await console.audit(
             req, "console.login", f"operator:{operator_id}", {"reason": "bad credentials"}, "refused"
         )
         return _login_page(console, req, error="Wrong operator id or password.", status=401)
-    console.throttle.succeeded(f"operator:{operator_id}")
+    console.throttle.succeeded(operator_id)
     if req.session is not None:
         await console.sessions.close(req.session.id)
     req.session = await console.sessions.open(

@@ -78,6 +78,38 @@ async def test_repeated_failures_lock_the_login_even_with_the_right_password(nod
 
 
 @pytest_twisted.ensureDeferred
+async def test_failures_for_one_operator_do_not_lock_out_the_others_behind_the_same_address(node):
+    from node.console.operators import add_operator
+
+    add_operator(node.directory / "node.yaml", "bob", "another long pass phrase", name="Bob")
+    stranger = node.client()
+    for _ in range(12):
+        assert (await stranger.login(password="guess")).code in (401, 429)
+    # Every client here comes from 127.0.0.1, as operators behind the TLS proxy do.
+    assert (await node.client().login(operator="bob", password="another long pass phrase")).code == 303
+    assert (await node.client().login()).code == 429  # alice's account waits, even with her password
+
+
+@pytest_twisted.ensureDeferred
+async def test_each_further_failure_doubles_the_wait_of_that_operator(node):
+    c = node.client()
+    for _ in range(5):
+        assert (await c.login(password="wrong password guess")).code == 401
+    r = await c.login()
+    assert r.code == 429 and "Try again in 1 minute." in r.text
+    node.clock.advance(seconds=61)
+    assert (await c.login(password="sixth guess")).code == 401
+    r = await c.login()
+    assert r.code == 429 and "Try again in 2 minutes." in r.text
+    node.clock.advance(seconds=121)
+    assert (await c.login(password="seventh guess")).code == 401
+    node.clock.advance(seconds=121)
+    assert (await c.login()).code == 429  # four minutes now
+    node.clock.advance(seconds=120)
+    assert (await c.login()).code == 303
+
+
+@pytest_twisted.ensureDeferred
 async def test_logout_ends_the_session(node):
     c = node.client()
     await c.login()
