@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_DUPLICATE_WINDOW_SECONDS",
     "check_overrides",
+    "inbound_pmode",
     "inbound_policy",
     "outbound_pmode",
 ]
@@ -21,8 +22,7 @@ __all__ = [
 # Longer than any retry horizon of the default reliability (5 retries, at most an hour apart).
 DEFAULT_DUPLICATE_WINDOW_SECONDS = 30 * 24 * 3600.0
 # Keys of a partner's `pmode:` that the node reads itself (not part of the protocol P-Mode).
-_NODE_KEYS = ("inbound", "collaborations")
-_INBOUND_KEYS = ("require_encryption",)
+_NODE_KEYS = ("collaborations",)
 # Stand-ins for what a partners.yaml override does not name when it is checked on its own.
 _CHECK_PARTY, _CHECK_SERVICE, _CHECK_ACTION = "aswnode-check", "urn:aswnode:check", "Check"
 
@@ -81,26 +81,11 @@ def outbound_pmode(
     )
 
 
-def _require_encryption(overrides: Mapping[str, Any]) -> bool:
-    raw = overrides.get("inbound")
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise PModeError("inbound", "must be a mapping")
-    for key in raw:
-        if key not in _INBOUND_KEYS:
-            raise PModeError(f"inbound.{key}", f"unknown key (allowed: {', '.join(_INBOUND_KEYS)})")
-    value = raw.get("require_encryption", False)
-    if not isinstance(value, bool):
-        raise PModeError("inbound.require_encryption", "must be true or false")
-    return value
-
-
 def check_overrides(overrides: Mapping[str, Any]) -> None:
     """Raise PModeError (the key's path inside `pmode:`) unless a partner's overrides make a usable P-Mode.
 
-    The protocol P-Mode (protocols.as4.pmode.PMode.from_dict, strict and typed) and the node's
-    inbound keys; `collaborations` is checked by node.collaborations."""
+    protocols.as4.pmode.PMode.from_dict decides (strict and typed, `inbound:` included);
+    `collaborations` is checked by node.collaborations."""
     if not isinstance(overrides, Mapping):
         raise PModeError("pmode", "must be a mapping")
     _pmode(
@@ -112,19 +97,15 @@ def check_overrides(overrides: Mapping[str, Any]) -> None:
         action=_CHECK_ACTION,
         address=None,
     )
-    _require_encryption(overrides)
 
 
-_POLICIES: dict[int, tuple[Mapping[str, Any], Mapping[str, Any]]] = {}
+_INBOUND: dict[int, tuple[Mapping[str, Any], PMode]] = {}
 
 
-def inbound_policy(partner: Partner) -> Mapping[str, Any]:
-    """What we require of the partner's messages: `require_encryption` (default false: the eDelivery
-    profile encrypts, but the ebMS3 test service and some partners' signed-only legs do not) and the
-    duplicate-elimination window in seconds, from the partner's P-Mode (PModeError for a bad override;
-    partners.yaml is checked when loaded, so a loaded partner has none)."""
+def inbound_pmode(partner: Partner) -> PMode:
+    """The leg `partner` pushes to us, as far as partners.yaml says (its reliability and inbound policy)."""
     overrides = partner.pmode_overrides
-    cached = _POLICIES.get(id(overrides))
+    cached = _INBOUND.get(id(overrides))
     if cached is not None and cached[0] is overrides:
         return cached[1]
     pmode = _pmode(
@@ -136,11 +117,29 @@ def inbound_policy(partner: Partner) -> Mapping[str, Any]:
         action=_CHECK_ACTION,
         address=None,
     )
-    policy = {
-        "require_encryption": _require_encryption(overrides),
+    if len(_INBOUND) > 1024:
+        _INBOUND.clear()
+    _INBOUND[id(overrides)] = (overrides, pmode)
+    return pmode
+
+
+def inbound_policy(
+    partner: Partner, *, service: str | None = None, action: str | None = None
+) -> Mapping[str, Any]:
+    """What we require of the partner's messages: `require_encryption` and the duplicate-elimination
+    window in seconds, from the partner's P-Mode (protocols.as4.pmode.InboundPolicy).
+
+    Given the message's `service` and `action`, encryption is required as the P-Mode says (by default
+    of every business message; the ebMS3 test service's test action is exempt). Without them the
+    caller cannot tell a test message, so only an explicit `inbound.require_encryption: true` is
+    enforced. A loaded partner's overrides were checked (node.partners), so no PModeError here."""
+    pmode = inbound_pmode(partner)
+    if service is not None and action is not None:
+        require = pmode.inbound.requires_encryption(service, action)
+    else:
+        explicit = partner.pmode_overrides.get("inbound") or {}
+        require = explicit.get("require_encryption") is True
+    return {
+        "require_encryption": require,
         "duplicate_window_seconds": pmode.reliability.duplicate_window_seconds,
     }
-    if len(_POLICIES) > 1024:
-        _POLICIES.clear()
-    _POLICIES[id(overrides)] = (overrides, policy)
-    return policy

@@ -127,3 +127,21 @@ def test_init_accepts_party_ids_of_the_usual_forms(tmp_path: Path) -> None:
     ):
         result = run("init", str(tmp_path / f"n{i}"), "--party-id", party_id)
         assert result.returncode == 0, result.stderr
+
+
+def test_the_inbound_policy_is_the_partners_p_mode_encryption_required_of_business_messages(
+    node: Path,
+) -> None:
+    from node.pmodes import inbound_policy
+    from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
+
+    partner = PartnerDirectory(node).by_id("th")
+    assert partner is not None
+    business = inbound_policy(partner, service="urn:aswnode:test:business", action="Deliver")
+    assert business == {"require_encryption": True, "duplicate_window_seconds": 30 * 24 * 3600.0}
+    assert inbound_policy(partner, service=TEST_SERVICE, action=TEST_ACTION)["require_encryption"] is False
+    assert inbound_policy(partner)["require_encryption"] is False  # no service named: only an explicit true
+    _set_pmode(node, {"inbound": {"require_encryption": False}})
+    relaxed = PartnerDirectory(node).by_id("th")
+    assert relaxed is not None
+    assert inbound_policy(relaxed, service="urn:x", action="Deliver")["require_encryption"] is False
