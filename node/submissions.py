@@ -337,6 +337,8 @@ def _prepare(
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _refused(422, "/payload", "malformed_json", f"the document is not JSON: {exc}") from None
+    except RecursionError:
+        raise _refused(422, "/payload", "malformed_json", "the document is nested too deeply") from None
     if document_type == "answer":
         return _prepare_answer(partner_id, to_party_id, document, mime_type, service, raw, collaborations)
     from mappings.errors import DomesticInvalid, MappingError

@@ -313,3 +313,25 @@ async def test_a_domestic_document_is_validated_once_per_submission(api_node, mo
     r = await api_node.call("POST", "/api/v1/submissions", ministry="mard", body=bad)
     assert r.code == 422 and r.json()["errors"][0]["pointer"].startswith("/payload/consignor")
     assert len(calls) == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_deeply_nested_document_from_the_cli_path_is_refused_with_a_pointer(api_node):
+    from node.submissions import SubmissionRefused, submit
+
+    for document_type in ("ephyto", "answer"):
+        try:
+            await submit(
+                api_node.ctx,
+                ministry="operator:alice",
+                partner_id="th",
+                document_type=document_type,
+                payload=b"[" * 100_000,
+                form="cli",
+            )
+        except SubmissionRefused as exc:
+            assert exc.status == 422
+            assert [(e.pointer, e.code) for e in exc.errors] == [("/payload", "malformed_json")]
+        else:
+            raise AssertionError("a nested document was accepted")
+    assert _count(api_node, Submission) == 0
