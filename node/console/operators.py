@@ -73,6 +73,8 @@ def _load_yaml(path: Path) -> dict[str, Any]:
         ) from None
     except yaml.YAMLError as exc:
         raise OperatorsFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except UnicodeDecodeError as exc:
+        raise OperatorsFileError(f"{path}: is not UTF-8 text (byte {exc.start})") from None
     if not isinstance(document, dict):
         raise OperatorsFileError(f"{path}: must be a mapping")
     return document

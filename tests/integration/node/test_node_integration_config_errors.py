@@ -145,3 +145,14 @@ def test_the_inbound_policy_is_the_partners_p_mode_encryption_required_of_busine
     relaxed = PartnerDirectory(node).by_id("th")
     assert relaxed is not None
     assert inbound_policy(relaxed, service="urn:x", action="Deliver")["require_encryption"] is False
+
+
+@pytest.mark.parametrize(
+    "args", [("operators", "list"), ("ministries", "list")], ids=["operators", "ministries"]
+)
+def test_operator_and_ministry_commands_name_a_node_yaml_that_is_not_utf8(node: Path, args: tuple) -> None:
+    (node / "node.yaml").write_bytes(b"party_id: \xff\xfe\n")
+    result = run(*args, str(node))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "node.yaml: is not UTF-8 text" in result.stderr, result.stderr
