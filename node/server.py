@@ -23,31 +23,69 @@ class _LimitedRequest(server.Request):
     """A request whose body may not exceed the site's limit: refused with 413 before it is spooled."""
 
     max_body: int = 0
+    ctx: NodeContext | None = None
 
     def gotLength(self, length: int | None) -> None:
         self._received = 0
         if length is not None and self.max_body and length > self.max_body:
-            self._refuse_too_large()
+            self._refuse_too_large(length)
             return
         super().gotLength(length)
 
     def handleContentChunk(self, data: bytes) -> None:
         self._received = getattr(self, "_received", 0) + len(data)
         if self.max_body and self._received > self.max_body:
-            self._refuse_too_large()
+            self._refuse_too_large(None)
             return
         super().handleContentChunk(data)
 
-    def _refuse_too_large(self) -> None:
+    def _refuse_too_large(self, declared: int | None) -> None:
         if getattr(self, "_too_large", False):
             return
         self._too_large = True
+        if self.ctx is not None:
+            self._audit_too_large(self.ctx, declared)
         transport = self.channel.transport if self.channel is not None else None
         if transport is not None:
             transport.write(
                 b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )
             transport.loseConnection()
+
+    def _audit_too_large(self, ctx: NodeContext, declared: int | None) -> None:
+        """Audited like any refusal; the sender is unknown (nothing of the body was read)."""
+        detail = {
+            "code": "HTTP 413",
+            "detail": f"request body over the limit of {self.max_body} bytes",
+            "declared_size": declared,
+            "received": None if declared is not None else self._received,
+            "peer": _peer(self),
+        }
+
+        def note(session: Any) -> None:
+            ctx.audit.append(
+                session,
+                "party:unknown",
+                "as4.refuse",
+                "message:(unknown)",
+                detail,
+                None,
+                "413",
+                form="as4",
+                at=ctx.clock(),
+            )
+
+        d = defer.ensureDeferred(ctx.db.run(note))
+        d.addErrback(lambda f: log.error("could not audit a 413 refusal: %s", f.getErrorMessage()))
+
+
+def _peer(request: server.Request) -> str | None:
+    try:
+        address = request.getClientAddress()
+    except Exception:
+        return None
+    host = getattr(address, "host", None)
+    return str(host) if host is not None else None
 
 
 class As4Resource(resource.Resource):
@@ -68,6 +106,9 @@ class As4Resource(resource.Resource):
     def render_POST(self, request: server.Request) -> Any:
         content = request.content
         assert content is not None
+        # The body is ours until it is answered: Twisted closes a request's content when the client goes
+        # away, and a refusal must still be audited with the digest of what was sent.
+        request.content = None
         content.seek(0, 2)
         size = content.tell()
         content.seek(0)
@@ -81,6 +122,7 @@ class As4Resource(resource.Resource):
 
         def answer(result: Answer) -> None:
             self.in_flight.discard(d)
+            content.close()
             if request._disconnected:  # type: ignore[attr-defined]
                 return
             request.setResponseCode(result.status)
@@ -92,6 +134,7 @@ class As4Resource(resource.Resource):
 
         def crashed(failure: Any) -> None:
             self.in_flight.discard(d)
+            content.close()
             log.error("inbound processing failed: %s", failure.getTraceback())
             if request._disconnected:  # type: ignore[attr-defined]
                 return
@@ -135,6 +178,8 @@ def build_site(ctx: NodeContext) -> tuple[server.Site, RootResource]:
 
     class Request(_LimitedRequest):
         max_body = ctx.config.limits.max_request_bytes
+
+    Request.ctx = ctx
 
     site.requestFactory = Request
     site.displayTracebacks = False

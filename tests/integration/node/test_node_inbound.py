@@ -202,6 +202,10 @@ def test_a_body_over_the_size_limit_is_refused_before_it_is_read(nodes, poster) 
     except OSError:  # the node may close the connection while the client is still writing
         status = 413
     assert status == 413
+    # Audited like any refusal: the sender is unknown, the declared size kept.
+    [refusal] = b.wait_for(lambda: _refusals(b, "413"), what="the 413 audit record")
+    assert refusal.actor == "party:unknown"
+    assert refusal.detail["declared_size"] == 200_000
 
 
 def _send(b, keys, foreign, poster, name: str, **kw):  # type: ignore[no-untyped-def]
@@ -331,3 +335,40 @@ def test_a_message_signed_with_a_revoked_or_expired_registered_certificate_is_re
             session.execute(delete(CertificateRegistration).where(CertificateRegistration.id == registration))
     _, status, _ = _send(b, keys, foreign, poster, "gw-c")
     assert status == 200
+
+
+def test_a_refusal_is_audited_with_the_request_digest_when_the_client_went_away_first(
+    receiving, foreign
+) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import re
+    import socket
+    from urllib.parse import urlsplit
+
+    b, keys = receiving
+    signer = foreign.identity(keys["gw-a"].key, keys["gw-a"].cert)
+    _, content_type, body = foreign.craft(
+        signer, from_party="gw-a", to_party="node-b", recipient_cert=b.signing_cert, payload=b"x"
+    )
+    # A header heavy enough to keep the node busy after the client hung up (the reviewer's disc.py).
+    boundary = re.search(r'boundary="?([^";]+)', content_type).group(1).encode()  # type: ignore[union-attr]
+    start = body.index(b"<?xml")
+    end = body.index(b"\r\n--" + boundary, start)
+    xml = body[start:end].replace(
+        b"<S12:Body", b"<S12:Body " + b" ".join(b'a%d="1"' % i for i in range(60000)), 1
+    )
+    body = body[:start] + xml + body[end:]
+    where = urlsplit(b.endpoint)
+    with socket.create_connection((where.hostname, where.port)) as client:
+        client.sendall(
+            f"POST {where.path or '/'} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode("latin-1")
+            + body
+        )
+    digest = f"sha256:{hashlib.sha256(body).hexdigest()}"
+    refusal = b.wait_for(
+        lambda: next((e for e in b.audit() if e.action == "as4.refuse" and e.request_digest == digest), None),
+        timeout=30,
+        what="the refusal's audit record",
+    )
+    assert refusal.status.startswith("EBMS:")
