@@ -253,3 +253,38 @@ def test_a_pushed_error_signal_not_signed_by_the_partner_is_refused_and_audited_
     assert len(refusals) == 2
     assert all(e.actor != "partner:node-b" and "unknown" in e.actor for e in refusals)
     assert a.messages("outbound")[0]["state"] == "delivered"
+
+
+def test_an_open_incident_holds_the_partners_messages_without_spending_attempts(nodes) -> None:  # type: ignore[no-untyped-def]
+    import time
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from node.store.lifecycle_models import Incident
+
+    a, b = nodes.pair(
+        tls=False, pmode={"reliability": {"retries": 1, "interval_seconds": 0.3, "backoff": 1.0}}
+    )
+    with a.db.session() as session:
+        incident = Incident(title="link down", partners=["node-b"], opened_by="operator:test")
+        session.add(incident)
+        session.flush()
+        incident_id = incident.id
+    a.start()
+    b.start()
+    ids = a.enqueue("node-b", [b"<one/>", b"<two/>"])
+    held = a.wait_for(lambda: (m := a.messages("outbound")[0])["last_error"] and m, what="the head held")
+    time.sleep(2)  # several sender ticks: still held, no attempt spent, nothing sent
+    head = a.messages("outbound")[0]
+    assert "incident" in held["last_error"] and head["state"] == "pending"
+    assert [m["attempts"] for m in a.messages("outbound")] == [0, 0]
+    assert b.messages("inbound") == []
+    with a.db.session() as session:
+        session.execute(
+            update(Incident).where(Incident.id == incident_id).values(closed_at=datetime.now(UTC))
+        )
+    a.wait_for(
+        lambda: all(m["state"] == "delivered" for m in a.messages("outbound")), timeout=120, what="delivered"
+    )
+    assert [m["message_id"] for m in b.messages("inbound")] == ids
