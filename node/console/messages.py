@@ -77,31 +77,41 @@ def _readable(data: bytes) -> str:
     return etree.tostring(root, encoding="unicode")
 
 
-def _blob_text(ctx: Any, digest: str | None) -> str | None:
+def _blob_text(ctx: Any, digest: str | None, inline: bytes | None = None) -> str | None:
+    """The stored bytes for reading: kept in the row (`inline`) or else in the blob `digest`."""
     if not digest:
         return None
-    try:
-        path = ctx.blobs.path(digest)
-        with open(path, "rb") as f:
-            data = f.read(_RECEIPT_SHOWN + 1)
-    except (BlobMissing, OSError):
-        return "(the stored copy is missing)"
+    if inline is not None:
+        data = inline[: _RECEIPT_SHOWN + 1]
+    else:
+        try:
+            path = ctx.blobs.path(digest)
+            with open(path, "rb") as f:
+                data = f.read(_RECEIPT_SHOWN + 1)
+        except (BlobMissing, OSError):
+            return "(the stored copy is missing)"
     if len(data) > _RECEIPT_SHOWN:
         return data[:_RECEIPT_SHOWN].decode("utf-8", "replace") + "\n… (cut at 64 KiB)"
     return _readable(data)
 
 
 async def message_detail(console: Console, req: ConsoleRequest, pk: str) -> Response:
-    found = await console.ctx.db.read(queries.message_by_pk, int(pk))
-    if found is None:
+    def read(session: Any) -> tuple[Any, bytes | None] | None:
+        found = queries.message_by_pk(session, int(pk))
+        # The receipt of a newer message is kept in its row (a deferred column): read it while the
+        # session is open.
+        return None if found is None else (found, found[0].receipt_bytes)
+
+    loaded = await console.ctx.db.read(read)
+    if loaded is None:
         raise NotFound(pk)
-    message, deliveries = found
+    (message, deliveries), receipt_inline = loaded
     history = await console.ctx.db.read(
         lambda s: queries.audit_records(s, subject=f"message:{message.message_id}", limit=50)
     )
     reactor = console.ctx.reactor
     receipt = await deferToThreadPool(
-        reactor, reactor.getThreadPool(), _blob_text, console.ctx, message.receipt_digest
+        reactor, reactor.getThreadPool(), _blob_text, console.ctx, message.receipt_digest, receipt_inline
     )
     return console.render(
         req, "message.html", m=message, deliveries=deliveries, history=history, receipt=receipt
