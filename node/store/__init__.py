@@ -77,8 +77,8 @@ node.audit
     audit.retention_job(s, now=None, keep_years=3) -> int | None   # daily: db.run(audit.retention_job)
     audit.export_jsonl(s, out) -> int ; audit.entries(s, since_seq=0, subject=None) ; audit.head(s)
 
-Adding tables: see node/store/migrations/__init__.py. node/store/lifecycle_models.py, when present,
-is imported here so its models are on Base.metadata.
+Adding tables: see node/store/migrations/__init__.py. node/store/lifecycle_models.py and
+node/console/session_models.py, when present, are imported here so their models are on Base.metadata.
 """
 
 from __future__ import annotations
@@ -92,5 +92,9 @@ from node.store.database import Database
 
 if importlib.util.find_spec("node.store.lifecycle_models") is not None:
     importlib.import_module("node.store.lifecycle_models")
+# The console's tables (operator sessions) live beside its code; on the shared metadata always, so
+# the schema (create_all, Alembic's drift check) never depends on whether the console was imported.
+if importlib.util.find_spec("node.console.session_models") is not None:
+    importlib.import_module("node.console.session_models")
 
 __all__ = ["BlobRef", "BlobStore", "Database", "models"]

@@ -48,3 +48,19 @@ def test_the_migrations_go_down_to_nothing_and_up_again(db: Database) -> None:
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_importing_the_store_alone_puts_every_table_on_the_metadata() -> None:
+    """The console's and the lifecycle's tables are on Base.metadata without importing their packages."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import node.store\n"
+        "from node.store.models import Base\n"
+        "wanted = ('console_sessions', 'certificate_registrations')\n"
+        "print(sorted(t for t in wanted if t in Base.metadata.tables))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['certificate_registrations', 'console_sessions']"

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Puts the console's model on Base.metadata (node/store/__init__.py imports only lifecycle_models).
-import node.console.session_models
 import node.store.types
 
 revision = "0004"
