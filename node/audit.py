@@ -22,8 +22,10 @@ from pathlib import PurePath
 from typing import Any, TextIO
 from uuid import UUID
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from node.store.locks import try_job_lock
 from node.store.models import AuditChain, AuditRecord
@@ -46,6 +48,14 @@ MIN_RETENTION_YEARS = 3
 FORMS = frozenset({"as4", "api", "cli", "console", "scheduler"})
 RETENTION_JOB = "audit-retention"
 _CHAIN_ID = 1
+_CHAIN = AuditChain.__table__
+_LOCK_HEAD = select(_CHAIN.c.head_seq, _CHAIN.c.head_hash).where(_CHAIN.c.id == _CHAIN_ID).with_for_update()
+_INSERT_RECORD = insert(AuditRecord.__table__)
+_ADVANCE_HEAD = (
+    update(_CHAIN)
+    .where(_CHAIN.c.id == _CHAIN_ID)
+    .values(head_seq=bindparam("seq"), head_hash=bindparam("hash"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,24 +182,31 @@ class AuditLog:
         for name, value in (("actor", actor), ("action", action), ("subject", subject)):
             if not value:
                 raise ValueError(f"audit record needs a non-empty {name}")
-        chain = self._lock_head(session)
-        record = AuditRecord(
-            seq=chain.head_seq + 1,
-            at=at or self._clock(),
-            actor=actor,
-            action=action,
-            subject=subject,
-            form=form,
-            request_digest=request_digest,
-            status=None if status is None else str(status),
-            detail=_canonical(dict(detail or {})),
-            prev_hash=chain.head_hash,
-        )
-        record.hash = record_hash(record)
-        session.add(record)
-        chain.head_seq = record.seq
-        chain.head_hash = record.hash
-        session.flush()
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # as before: what the caller added is written with (before) its record
+        head_seq, head_hash = self._lock_head_values(session)
+        values: dict[str, Any] = {
+            "seq": head_seq + 1,
+            "at": at or self._clock(),
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "form": form,
+            "request_digest": request_digest,
+            "status": None if status is None else str(status),
+            "detail": _canonical(dict(detail or {})),
+            "prev_hash": head_hash,
+        }
+        record = AuditRecord(**values)
+        record.hash = values["hash"] = record_hash(record)
+        # Core statements, not the ORM unit of work: appending is on every exchange's hot path. The
+        # record handed back is not in the session (its values are those inserted).
+        session.execute(_INSERT_RECORD, values)
+        session.execute(_ADVANCE_HEAD, {"seq": record.seq, "hash": record.hash})
+        loaded = session.identity_map.get(identity_key(AuditChain, _CHAIN_ID))
+        if loaded is not None:  # keep a chain row this session already holds in step with the table
+            set_committed_value(loaded, "head_seq", record.seq)
+            set_committed_value(loaded, "head_hash", record.hash)
         return record
 
     def verify(self, session: Session, *, batch: int = 1000) -> AuditBreak | None:
@@ -305,6 +322,14 @@ class AuditLog:
         """(seq, hash) of the last record: publish it elsewhere to pin the chain."""
         chain = session.get(AuditChain, _CHAIN_ID)
         return (0, GENESIS_HASH) if chain is None else (chain.head_seq, chain.head_hash)
+
+    def _lock_head_values(self, session: Session) -> tuple[int, str]:
+        """(head_seq, head_hash), the chain's row locked for this transaction."""
+        row = session.execute(_LOCK_HEAD).first()
+        if row is None:
+            chain = self._lock_head(session)
+            return chain.head_seq, chain.head_hash
+        return int(row[0]), str(row[1])
 
     def _lock_head(self, session: Session) -> AuditChain:
         query = (
