@@ -83,4 +83,6 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            # A child process of the test (a node being stopped) may still reconnect:
+            # FORCE (PostgreSQL 13+) ends those sessions with the drop itself.
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
