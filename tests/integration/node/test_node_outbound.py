@@ -66,9 +66,13 @@ def test_retries_spent_make_a_message_failed_and_resend_delivers_the_same_bytes(
 def test_a_fatal_ebms_error_fails_the_message_at_once(nodes, tmp_path) -> None:  # type: ignore[no-untyped-def]
     a = nodes.make("node-a", tls=False)
     b = nodes.make("node-b", tls=False)
-    # a registers a certificate for b that is not b's: b cannot decrypt (EBMS:0102), retrying cannot help.
+    # a encrypts for a certificate that is not b's (the first one registered): b cannot decrypt
+    # (EBMS:0102), retrying cannot help. b's own certificate is registered too, so a can authenticate
+    # b's signed error: only an authenticated error fails a message at once.
     wrong = generate_node_pki(tmp_path / "wrong", "node-b")
-    a.add_partner("node-b", "node-b", b.endpoint, wrong.signing.cert, pmode=FAST_RETRIES)
+    bundle = tmp_path / "node-b-bundle.pem"
+    bundle.write_bytes(wrong.signing.cert.read_bytes() + b.signing_cert.read_bytes())
+    a.add_partner("node-b", "node-b", b.endpoint, bundle, pmode=FAST_RETRIES)
     b.knows(a)
     a.start()
     b.start()
