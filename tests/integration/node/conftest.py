@@ -328,6 +328,7 @@ def craft(
     timestamp: datetime | None = None,
     service: str = BUSINESS_SERVICE,
     action: str = BUSINESS_ACTION,
+    encrypt: bool = True,
 ) -> tuple[str, str, bytes]:
     """An AS4 message as a foreign gateway builds it, signed by `signer`: (message id, content type, body)."""
     from cryptography import x509
@@ -346,6 +347,7 @@ def craft(
             "responder": {"party_id": to_party},
             "service": service,
             "action": action,
+            "security": {"encrypt": encrypt},
         }
     )
     message = UserMessage(

@@ -372,3 +372,19 @@ def test_a_refusal_is_audited_with_the_request_digest_when_the_client_went_away_
         what="the refusal's audit record",
     )
     assert refusal.status.startswith("EBMS:")
+
+
+def test_an_unencrypted_business_message_is_refused_with_0103_and_an_unencrypted_ping_is_not(
+    receiving, foreign, poster
+) -> None:  # type: ignore[no-untyped-def]
+    """eDelivery AS4 encrypts every business payload: the default P-Mode requires it.
+
+    The ebMS3 test service is exempt."""
+    b, keys = receiving
+    message_id, status, answer = _send(b, keys, foreign, poster, "gw-c", encrypt=False)
+    assert status == 500 and foreign.error_codes(answer) == ["EBMS:0103"]
+    assert any(e.subject == f"message:{message_id}" for e in _refusals(b, "EBMS:0103"))
+    _, status, _ = _send(
+        b, keys, foreign, poster, "gw-c", encrypt=False, service=TEST_SERVICE, action=TEST_ACTION
+    )
+    assert status == 200
