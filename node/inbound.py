@@ -183,9 +183,7 @@ class InboundProcessor:
                 error = EbmsError.by_code(refusal.ebms_code) or EbmsError.PROCESSING_MODE_MISMATCH
                 raise EbmsException(error, str(refusal), ref_to_message_id=ref)
             collaboration = user_message.collaboration_info
-            policy = inbound_policy(
-                partner, service=collaboration.service.value, action=collaboration.action
-            )
+            policy = inbound_policy(partner, service=collaboration.service.value, action=collaboration.action)
             window = timedelta(seconds=policy["duplicate_window_seconds"])
             self._check_timestamp(user_message, window)
             received = await threads.deferToThread(
