@@ -42,7 +42,21 @@ def _register_command_modules() -> None:
             register(cli)
 
 
+def _first_lines_as_short_help(group: click.Group) -> None:
+    """Click cuts a command's short help at its first ". ", which halves "Art. 10.3" in listings:
+    show the first line of each command's help instead (shortened at a word if long)."""
+    for command in group.commands.values():
+        if command.short_help is None and command.help:
+            line = command.help.strip().splitlines()[0].rstrip()
+            if len(line) > 64:
+                line = line[:63].rsplit(" ", 1)[0] + " …"
+            command.short_help = line
+        if isinstance(command, click.Group):
+            _first_lines_as_short_help(command)
+
+
 _register_command_modules()
+_first_lines_as_short_help(cli)
 
 
 def main() -> None:
