@@ -93,7 +93,8 @@ def test_a_receipt_from_a_partner_with_another_certificate_is_invalid_and_retrie
             "security": {"encrypt": False},
         },
     )
-    b.knows(a)
+    # a sends signed-only here (so the receipt is all that differs): b agrees to that explicitly.
+    b.knows(a, pmode={"inbound": {"require_encryption": False}})
     # b signs with a key a does not know: swap b's signing key pair for another after a registered it.
     other = generate_node_pki(tmp_path / "other", "node-b")
     (b.dir / "keys" / "signing.key").write_bytes(other.signing.key.read_bytes())
