@@ -9,6 +9,7 @@ from typing import Any
 from mappings import namespaces as ns
 from mappings.domestic import is_date
 from mappings.errors import FieldError
+from mappings.lenient import items, section
 from mappings.profile import MappingProfile
 from mappings.rules import BOOLEAN, CODE, DATE, DECIMAL, INTEGER, Each, Leaf
 
@@ -105,20 +106,10 @@ RULES = (
 )
 
 
-def _obj(document: dict[str, Any], key: str) -> dict[str, Any]:
-    value = document.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _items(document: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-    items = document.get("items")
-    return [(i, it) for i, it in enumerate(items) if isinstance(it, dict)] if isinstance(items, list) else []
-
-
 def _countries(document: dict[str, Any]) -> Iterator[FieldError]:
     issued_in = document.get("issued_in")
-    importing = _obj(document, "declaration").get("importing_country")
-    if issued_in and _obj(document, "exporter").get("country") not in (None, issued_in):
+    importing = section(document, "declaration").get("importing_country")
+    if issued_in and section(document, "exporter").get("country") not in (None, issued_in):
         yield FieldError(
             "/exporter/country",
             "country-mismatch",
@@ -130,8 +121,8 @@ def _countries(document: dict[str, Any]) -> Iterator[FieldError]:
             "same-country",
             "Nước nhập khẩu (importing_country): must differ from the country of issue.",
         )
-    consignee_country = _obj(document, "consignee").get("country")
-    third_country = _obj(document, "box13").get("third_country_invoicing")
+    consignee_country = section(document, "consignee").get("country")
+    third_country = section(document, "box13").get("third_country_invoicing")
     if importing and consignee_country not in (None, importing) and not third_country:
         yield FieldError(
             "/consignee/country",
@@ -141,7 +132,7 @@ def _countries(document: dict[str, Any]) -> Iterator[FieldError]:
 
 
 def _item_numbers(document: dict[str, Any]) -> Iterator[FieldError]:
-    for position, (i, item) in enumerate(_items(document), start=1):
+    for position, (i, item) in enumerate(items(document), start=1):
         if isinstance(item.get("item_number"), int) and item["item_number"] != position:
             yield FieldError(
                 f"/items/{i}/item_number",
@@ -151,7 +142,7 @@ def _item_numbers(document: dict[str, Any]) -> Iterator[FieldError]:
 
 
 def _rvc(document: dict[str, Any]) -> Iterator[FieldError]:
-    for i, item in _items(document):
+    for i, item in items(document):
         is_rvc = item.get("origin_criterion") == "RVC"
         if is_rvc and "rvc_percent" not in item:
             yield FieldError(
@@ -171,7 +162,7 @@ def _rvc(document: dict[str, Any]) -> Iterator[FieldError]:
                 "not-allowed",
                 "Hàm lượng giá trị khu vực % (rvc_percent): only for the origin criterion RVC.",
             )
-    if any("fob_value" in item for _, item in _items(document)) and "fob_currency" not in document:
+    if any("fob_value" in item for _, item in items(document)) and "fob_currency" not in document:
         yield FieldError(
             "/fob_currency", "required", "Đồng tiền trị giá FOB (fob_currency): is required with FOB values."
         )
@@ -181,7 +172,7 @@ def _totals(document: dict[str, Any]) -> Iterator[FieldError]:
     total = document.get("total_fob_value")
     if not isinstance(total, int | float):
         return
-    values = [item.get("fob_value") for _, item in _items(document)]
+    values = [item.get("fob_value") for _, item in items(document)]
     if any(not isinstance(v, int | float) for v in values):
         yield FieldError(
             "/total_fob_value",
@@ -198,10 +189,10 @@ def _totals(document: dict[str, Any]) -> Iterator[FieldError]:
 
 
 def _dates(document: dict[str, Any]) -> Iterator[FieldError]:
-    certified = _obj(document, "certification").get("date")
+    certified = section(document, "certification").get("date")
     if not is_date(certified):
         return
-    declared = _obj(document, "declaration").get("date")
+    declared = section(document, "declaration").get("date")
     if is_date(declared) and declared > certified:
         yield FieldError(
             "/declaration/date", "date-order", "Ngày khai báo (date): is after the date of certification."
@@ -213,8 +204,8 @@ def _dates(document: dict[str, Any]) -> Iterator[FieldError]:
                 "date-order",
                 "Ngày hóa đơn (date): is after the date of certification.",
             )
-    departure = _obj(document, "transport").get("departure_date")
-    retroactive = _obj(document, "box13").get("issued_retroactively")
+    departure = section(document, "transport").get("departure_date")
+    retroactive = section(document, "box13").get("issued_retroactively")
     if is_date(departure):
         late = (date.fromisoformat(certified) - date.fromisoformat(departure)).days > RETROACTIVE_AFTER_DAYS
         if late and retroactive is False:
@@ -227,7 +218,7 @@ def _dates(document: dict[str, Any]) -> Iterator[FieldError]:
 
 
 def _box13_particulars(document: dict[str, Any]) -> Iterator[FieldError]:
-    box13 = _obj(document, "box13")
+    box13 = section(document, "box13")
     for flag, particulars, label in (
         ("third_country_invoicing", "third_country_invoice", "Hóa đơn nước thứ ba"),
         ("exhibition", "exhibition", "Triển lãm"),

@@ -8,6 +8,7 @@ from typing import Any
 from mappings import namespaces as ns
 from mappings.domestic import is_date
 from mappings.errors import FieldError
+from mappings.lenient import items
 from mappings.profile import MappingProfile
 from mappings.rules import CODE, DATE, DATETIME, DECIMAL, INTEGER, Each, Keyed, Leaf
 
@@ -176,11 +177,6 @@ RULES = (
 )
 
 
-def _items(document: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-    items = document.get("items")
-    return [(i, it) for i, it in enumerate(items) if isinstance(it, dict)] if isinstance(items, list) else []
-
-
 def _countries_differ(document: dict[str, Any]) -> Iterator[FieldError]:
     if document.get("export_country") and document.get("export_country") == document.get("import_country"):
         yield FieldError(
@@ -192,7 +188,7 @@ def _countries_differ(document: dict[str, Any]) -> Iterator[FieldError]:
 
 def _sequences_unique(document: dict[str, Any]) -> Iterator[FieldError]:
     seen: set[int] = set()
-    for i, item in _items(document):
+    for i, item in items(document):
         seq = item.get("sequence")
         if isinstance(seq, int) and seq in seen:
             yield FieldError(
@@ -202,7 +198,7 @@ def _sequences_unique(document: dict[str, Any]) -> Iterator[FieldError]:
 
 
 def _weights_consistent(document: dict[str, Any]) -> Iterator[FieldError]:
-    for i, item in _items(document):
+    for i, item in items(document):
         net, gross = item.get("net_weight"), item.get("gross_weight")
         same_unit = isinstance(net, dict) and isinstance(gross, dict) and net.get("unit") == gross.get("unit")
         if same_unit and float(gross["value"]) < float(net["value"]):
@@ -215,7 +211,7 @@ def _weights_consistent(document: dict[str, Any]) -> Iterator[FieldError]:
 
 def _treatment_dates(document: dict[str, Any]) -> Iterator[FieldError]:
     signed = (document.get("signatory") or {}).get("signed_on")
-    for i, item in _items(document):
+    for i, item in items(document):
         for j, treatment in enumerate(item.get("treatments") or ()):
             start, end = treatment.get("start_date"), treatment.get("end_date")
             start, end = (start if is_date(start) else None), (end if is_date(end) else None)
