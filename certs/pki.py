@@ -46,6 +46,21 @@ def _name(common_name: str, unit: str) -> x509.Name:
     )
 
 
+def _key_usage(*, content_commitment: bool) -> x509.KeyUsage:
+    """An end entity's key usage: it signs and transports keys, never a CA (non-repudiation: signing)."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=content_commitment,
+        key_encipherment=True,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def self_signed(
     common_name: str,
     *,
@@ -76,20 +91,7 @@ def self_signed(
         sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
         builder = (
             builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=True,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            .add_extension(_key_usage(content_commitment=False), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
                 critical=False,
@@ -97,20 +99,7 @@ def self_signed(
         )
     else:
         # A message-signing certificate also transports the AES key (RSA-OAEP): both usages.
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        builder = builder.add_extension(_key_usage(content_commitment=True), critical=True)
     cert = builder.sign(key, hashes.SHA256())
     return key, cert
 
