@@ -25,6 +25,8 @@ DEFAULT_MAX_DEPTH = 64
 DEFAULT_MAX_ATTRIBUTES = 256
 DEFAULT_MAX_NAMESPACE_PREFIXES = 256
 DEFAULT_MAX_NODES = 4_000_000
+# Encodings that write ASCII markup as the ASCII bytes, so counting bytes counts markup.
+_ASCII_MARKUP_ENCODINGS = frozenset({"UTF-8", "US-ASCII", "ASCII", "ISO-8859-1"})
 
 
 def _parser() -> etree.XMLParser:
@@ -77,12 +79,18 @@ def parse_xml(
         raise EbmsException(error, f"XML nesting is deeper than {max_depth}")
     for _entity in tree.iter(etree.Entity):
         raise EbmsException(error, "XML entity references are refused")
-    if _attributes_over(max_attributes)(tree):
+    # Each attribute needs an "=", each element a "<" and each namespace declaration an "xmlns":
+    # in an encoding that writes them as those bytes, their counts bound the attributes, nodes and
+    # prefixes from above, so a document under a limit is not walked for it.
+    if (docinfo.encoding or "").upper() in _ASCII_MARKUP_ENCODINGS:
+        equals, opens, declarations = data.count(b"="), data.count(b"<"), data.count(b"xmlns")
+    else:
+        equals = opens = declarations = max_nodes + max_attributes + max_namespace_prefixes + 1
+    if equals > max_attributes and _attributes_over(max_attributes)(tree):
         raise EbmsException(error, f"an XML element has more than {max_attributes} attributes")
-    # "xmlns" in the bytes bounds the declarations from above; only a document over it is walked.
-    if data.count(b"xmlns") > max_namespace_prefixes and _prefixes_over(tree, max_namespace_prefixes):
+    if declarations > max_namespace_prefixes and _prefixes_over(tree, max_namespace_prefixes):
         raise EbmsException(error, f"XML declares more than {max_namespace_prefixes} namespace prefixes")
-    if _NODES(tree) > max_nodes:
+    if equals + opens > max_nodes and _NODES(tree) > max_nodes:
         raise EbmsException(error, f"XML has more than {max_nodes} elements and attributes")
     return tree
 

@@ -91,3 +91,18 @@ def test_more_elements_and_attributes_than_the_limit_are_refused() -> None:
     parse_xml(document, max_nodes=101)
     with pytest.raises(EbmsException, match="more than 100 elements and attributes"):
         parse_xml(document, max_nodes=100)
+
+
+def _utf16(document: bytes) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-16"?>' + document.decode()).encode("utf-16")
+
+
+def test_limits_hold_in_utf16_where_counting_bytes_counts_no_markup() -> None:
+    # The byte-count shortcuts are for ASCII-compatible encodings only: "xmlns" is not a byte run in UTF-16.
+    with pytest.raises(EbmsException, match="namespace prefixes"):
+        parse_xml(_utf16(_prefixes(11)), max_namespace_prefixes=10)
+    with pytest.raises(EbmsException, match="more than 256 attributes"):
+        parse_xml(_utf16(_attributes(257)))
+    with pytest.raises(EbmsException, match="more than 100 elements and attributes"):
+        parse_xml(_utf16(b"<a>" + b'<b c="1"/>' * 50 + b"</a>"), max_nodes=100)
+    parse_xml(_utf16(_prefixes(10)), max_namespace_prefixes=10)
