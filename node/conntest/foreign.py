@@ -204,11 +204,24 @@ class Exchange:
             answer = await self.post(sent.content_type, sent.body)
         finally:
             spools.close()
+        return sent, answer, await self.outcome(answer, sent)
+
+    async def outcome(self, answer: Answer, sent: OutboundMessage) -> Any:
+        """The answer read as `read`, with an EbmsException returned instead of raised."""
         try:
-            outcome: Any = await self.read(answer, sent)
+            return await self.read(answer, sent)
         except EbmsException as exc:
-            outcome = exc
-        return sent, answer, outcome
+            return exc
+
+    async def build_in_memory(self, text: bytes) -> tuple[OutboundMessage, bytes]:
+        """A test-service message with one text/plain part, and its wire bytes to post again or tamper."""
+        spools = TempSpools(self.env.config.spool_dir)
+        try:
+            sent = await threads.deferToThread(self.build, [("text/plain", InMemory(text))], spools)
+            wire = await threads.deferToThread(read_all, sent.body, RESPONSE_LIMIT * 4)
+        finally:
+            spools.close()
+        return sent, wire
 
 
 def _exchange(env: RunEnvironment) -> Exchange:
@@ -347,14 +360,7 @@ def _tamper(body: bytes, conversation_id: str) -> bytes:
 
 async def bad_signature(env: RunEnvironment, case: TestCase) -> CheckOutcome:
     exchange = _exchange(env)
-    spools = TempSpools(env.config.spool_dir)
-    try:
-        sent = await threads.deferToThread(
-            exchange.build, [("text/plain", InMemory(b"conntest: bad signature"))], spools
-        )
-        wire = await threads.deferToThread(read_all, sent.body, RESPONSE_LIMIT * 4)
-    finally:
-        spools.close()
+    sent, wire = await exchange.build_in_memory(b"conntest: bad signature")
     conversation = wire.split(b"ConversationId>", 1)[1].split(b"<", 1)[0].decode("ascii")
     tampered = _tamper(wire, conversation)
     answer = await exchange.post(sent.content_type, InMemory(tampered))
@@ -363,10 +369,7 @@ async def bad_signature(env: RunEnvironment, case: TestCase) -> CheckOutcome:
         "http_status": str(answer.status),
         "answer_digest": answer.digest,
     }
-    try:
-        outcome: Any = await exchange.read(answer, sent)
-    except EbmsException as exc:
-        outcome = exc
+    outcome = await exchange.outcome(answer, sent)
     if isinstance(outcome, ErrorOutcome) and outcome.signal is not None:
         codes = ", ".join(e.code for e in outcome.errors)
         evidence["ebms_errors"] = codes
@@ -388,14 +391,7 @@ async def bad_signature(env: RunEnvironment, case: TestCase) -> CheckOutcome:
 
 async def duplicate(env: RunEnvironment, case: TestCase) -> CheckOutcome:
     exchange = _exchange(env)
-    spools = TempSpools(env.config.spool_dir)
-    try:
-        sent = await threads.deferToThread(
-            exchange.build, [("text/plain", InMemory(b"conntest: duplicate"))], spools
-        )
-        wire = await threads.deferToThread(read_all, sent.body, RESPONSE_LIMIT * 4)
-    finally:
-        spools.close()
+    sent, wire = await exchange.build_in_memory(b"conntest: duplicate")
     first = await exchange.post(sent.content_type, InMemory(wire))
     second = await exchange.post(sent.content_type, InMemory(wire))
     evidence = {
@@ -403,12 +399,7 @@ async def duplicate(env: RunEnvironment, case: TestCase) -> CheckOutcome:
         "first_answer_digest": first.digest,
         "second_answer_digest": second.digest,
     }
-    outcomes = []
-    for answer in (first, second):
-        try:
-            outcomes.append(await exchange.read(answer, sent))
-        except EbmsException as exc:
-            outcomes.append(exc)
+    outcomes = [await exchange.outcome(answer, sent) for answer in (first, second)]
     if not isinstance(outcomes[0], ReceiptOutcome):
         return CheckOutcome(False, f"the first copy got no valid receipt: {outcomes[0]}", evidence)
     if isinstance(outcomes[1], ReceiptOutcome):
@@ -446,10 +437,7 @@ async def too_large(env: RunEnvironment, case: TestCase) -> CheckOutcome:
             )
     finally:
         spools.close()
-    try:
-        outcome: Any = await exchange.read(answer, sent)
-    except EbmsException as exc:
-        outcome = exc
+    outcome = await exchange.outcome(answer, sent)
     evidence.update(http_status=str(answer.status), answer_digest=answer.digest)
     if isinstance(outcome, ReceiptOutcome):
         return CheckOutcome(
