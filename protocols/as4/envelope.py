@@ -264,7 +264,8 @@ def parse_timestamp(text: str | None) -> datetime:
 
 
 def _children(parent: etree._Element, tag: str) -> list[etree._Element]:
-    return [c for c in parent if c.tag == f"{_EB}{tag}"]
+    # Filtered in C: no Python proxy is made for the children of other names.
+    return list(parent.iterchildren(_EB + tag))
 
 
 def _one(parent: etree._Element, tag: str, *, ref: str | None = None) -> etree._Element:

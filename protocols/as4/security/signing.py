@@ -16,6 +16,7 @@ from lxml import etree
 
 from protocols.as4 import namespaces as ns
 from protocols.as4.errors import EbmsError, EbmsException
+from protocols.as4.markup import attribute, fragments
 from protocols.as4.payload import Attachment
 from protocols.as4.security.algorithms import (
     DEFAULT_SIGNATURE,
@@ -24,8 +25,8 @@ from protocols.as4.security.algorithms import (
     signature_hash,
 )
 from protocols.as4.security.canonical import attachment_digest, exc_c14n
-from protocols.as4.security.header import body, ensure_id, messaging, new_id, qname, security
-from protocols.as4.security.tokens import binary_security_token, security_token_reference
+from protocols.as4.security.header import body, ensure_id, messaging, new_id, security
+from protocols.as4.security.tokens import binary_security_token_markup, security_token_reference_markup
 from protocols.as4.security.values import KEY_REFERENCES, SignedReference, SigningIdentity
 
 __all__ = ["sign_envelope"]
@@ -35,18 +36,15 @@ def _invalid(detail: str) -> ValueError:
     return ValueError(f"cannot sign: {detail}")
 
 
-def _ds(parent: etree._Element, local: str, **attributes: str) -> etree._Element:
-    return etree.SubElement(parent, f"{{{ns.NS_DS}}}{local}", attributes)
-
-
 def _reference(
-    signed_info: etree._Element, uri: str, transform: str, digest_method: str, digest_value: str
-) -> SignedReference:
-    reference = _ds(signed_info, "Reference", URI=uri)
-    _ds(_ds(reference, "Transforms"), "Transform", Algorithm=transform)
-    _ds(reference, "DigestMethod", Algorithm=digest_method)
-    _ds(reference, "DigestValue").text = digest_value
-    return SignedReference(uri, digest_method, digest_value, (transform,))
+    uri: str, transform: str, digest_method: str, digest_value: str
+) -> tuple[str, SignedReference]:
+    markup = (
+        f'<ds:Reference URI="{attribute(uri)}"><ds:Transforms><ds:Transform Algorithm="{transform}"/>'
+        f'</ds:Transforms><ds:DigestMethod Algorithm="{digest_method}"/>'
+        f"<ds:DigestValue>{digest_value}</ds:DigestValue></ds:Reference>"
+    )
+    return markup, SignedReference(uri, digest_method, digest_value, (transform,))
 
 
 def sign_envelope(
@@ -70,24 +68,11 @@ def sign_envelope(
     assert header_security is not None
     digest = digest_name(algorithms.digest_method)
 
-    token_id = None
-    if key_reference == "bst":
-        token, token_id = binary_security_token(identity.certificate)
-        header_security.append(token)
-
-    signature = etree.SubElement(header_security, qname(ns.NS_DS, "Signature"), nsmap={"ds": ns.NS_DS})
-    signature.set("Id", new_id("SIG"))
-    signed_info = _ds(signature, "SignedInfo")
-    _ds(signed_info, "CanonicalizationMethod", Algorithm=ns.ALG_C14N_EXCL)
-    _ds(signed_info, "SignatureMethod", Algorithm=algorithms.signature_method)
-
-    references = []
+    references: list[tuple[str, SignedReference]] = []
     for element, prefix in ((target_messaging, "id-messaging"), (target_body, "id-body")):
         element_id = ensure_id(element, prefix)
         value = base64.b64encode(hashlib.new(digest, exc_c14n(element)).digest()).decode("ascii")
-        references.append(
-            _reference(signed_info, f"#{element_id}", ns.ALG_C14N_EXCL, algorithms.digest_method, value)
-        )
+        references.append(_reference(f"#{element_id}", ns.ALG_C14N_EXCL, algorithms.digest_method, value))
     for attachment in attachments:
         try:
             value = attachment_digest(attachment, digest, EbmsError.OTHER)
@@ -95,7 +80,6 @@ def sign_envelope(
             raise _invalid(bad.detail) from None
         references.append(
             _reference(
-                signed_info,
                 f"cid:{attachment.content_id}",
                 ns.SWA_ATTACHMENT_CONTENT_SIGNATURE_TRANSFORM,
                 algorithms.digest_method,
@@ -103,11 +87,25 @@ def sign_envelope(
             )
         )
 
-    signature_value = _ds(signature, "SignatureValue")
-    key_info = _ds(signature, "KeyInfo")
-    key_info.append(security_token_reference(key_reference, identity.certificate, token_id=token_id))
+    # The token (when carried) and the signature are built from one template and parsed once.
+    token = token_id = None
+    if key_reference == "bst":
+        token, token_id = binary_security_token_markup(identity.certificate)
+    signature_markup = (
+        f'<ds:Signature xmlns:ds="{ns.NS_DS}" Id="{new_id("SIG")}"><ds:SignedInfo>'
+        f'<ds:CanonicalizationMethod Algorithm="{ns.ALG_C14N_EXCL}"/>'
+        f'<ds:SignatureMethod Algorithm="{algorithms.signature_method}"/>'
+        f"{''.join(markup for markup, _ in references)}</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo>"
+        f"{security_token_reference_markup(key_reference, identity.certificate, token_id=token_id)}"
+        "</ds:KeyInfo></ds:Signature>"
+    )
+    elements = fragments((token or "") + signature_markup)
+    for element in elements:
+        header_security.append(element)
+    signature = elements[-1]
+    signed_info, signature_value = signature[0], signature[1]
     signed = identity.private_key.sign(
         exc_c14n(signed_info), padding.PKCS1v15(), signature_hash(algorithms.signature_method)
     )
     signature_value.text = base64.b64encode(signed).decode("ascii")
-    return tuple(references)
+    return tuple(reference for _, reference in references)

@@ -20,15 +20,18 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from protocols.as4 import namespaces as ns
+from protocols.as4.markup import attribute, fragment, text
 from protocols.as4.security.header import id_index, new_id, qname
 
 __all__ = [
     "TokenReference",
     "binary_security_token",
+    "binary_security_token_markup",
     "certificate_der",
     "matches",
     "read_token_reference",
     "security_token_reference",
+    "security_token_reference_markup",
     "subject_key_identifier",
 ]
 
@@ -77,45 +80,57 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def binary_security_token_markup(certificate: x509.Certificate) -> tuple[str, str]:
+    """A wsse:BinarySecurityToken (X509v3) carrying the certificate, as markup, and its wsu:Id."""
+    token_id = new_id("X509")
+    return _token_markup(certificate).replace("{id}", token_id, 1), token_id
+
+
+@functools.lru_cache(maxsize=256)
+def _token_markup(certificate: x509.Certificate) -> str:
+    return (
+        f'<wsse:BinarySecurityToken xmlns:wsse="{ns.NS_WSSE}" xmlns:wsu="{ns.NS_WSU}" '
+        f'EncodingType="{ns.ENCODING_BASE64}" ValueType="{ns.TOKEN_X509V3}" wsu:Id="{{id}}">'
+        f"{_certificate_base64(certificate)}</wsse:BinarySecurityToken>"
+    )
+
+
 def binary_security_token(certificate: x509.Certificate) -> tuple[etree._Element, str]:
     """A wsse:BinarySecurityToken (X509v3) carrying the certificate, and its wsu:Id."""
-    token_id = new_id("X509")
-    token = etree.Element(_BST, nsmap={"wsse": ns.NS_WSSE, "wsu": ns.NS_WSU})
-    token.set("EncodingType", ns.ENCODING_BASE64)
-    token.set("ValueType", ns.TOKEN_X509V3)
-    token.set(qname(ns.NS_WSU, "Id"), token_id)
-    token.text = _certificate_base64(certificate)
-    return token, token_id
+    markup, token_id = binary_security_token_markup(certificate)
+    return fragment(markup), token_id
+
+
+def security_token_reference_markup(
+    style: str, certificate: x509.Certificate, *, token_id: str | None = None
+) -> str:
+    """A wsse:SecurityTokenReference naming the certificate in one of the three styles, as markup."""
+    if style == "bst":
+        if not token_id:
+            raise ValueError("a BST reference needs the token's Id")
+        content = f'<wsse:Reference URI="#{attribute(token_id)}" ValueType="{ns.TOKEN_X509V3}"/>'
+    elif style == "issuer-serial":
+        content = (
+            f'<ds:X509Data xmlns:ds="{ns.NS_DS}"><ds:X509IssuerSerial>'
+            f"<ds:X509IssuerName>{text(certificate.issuer.rfc4514_string())}</ds:X509IssuerName>"
+            f"<ds:X509SerialNumber>{certificate.serial_number}</ds:X509SerialNumber>"
+            "</ds:X509IssuerSerial></ds:X509Data>"
+        )
+    elif style == "ski":
+        content = (
+            f'<wsse:KeyIdentifier EncodingType="{ns.ENCODING_BASE64}" ValueType="{ns.KEY_IDENTIFIER_SKI}">'
+            f"{_b64(subject_key_identifier(certificate))}</wsse:KeyIdentifier>"
+        )
+    else:
+        raise ValueError(f"key reference must be bst, issuer-serial or ski, not {style!r}")
+    return f'<wsse:SecurityTokenReference xmlns:wsse="{ns.NS_WSSE}">{content}</wsse:SecurityTokenReference>'
 
 
 def security_token_reference(
     style: str, certificate: x509.Certificate, *, token_id: str | None = None
 ) -> etree._Element:
     """A wsse:SecurityTokenReference naming the certificate in one of the three styles."""
-    reference = etree.Element(_STR, nsmap={"wsse": ns.NS_WSSE})
-    if style == "bst":
-        if not token_id:
-            raise ValueError("a BST reference needs the token's Id")
-        direct = etree.SubElement(reference, qname(ns.NS_WSSE, "Reference"))
-        direct.set("URI", f"#{token_id}")
-        direct.set("ValueType", ns.TOKEN_X509V3)
-    elif style == "issuer-serial":
-        data = etree.SubElement(reference, qname(ns.NS_DS, "X509Data"), nsmap={"ds": ns.NS_DS})
-        issuer_serial = etree.SubElement(data, qname(ns.NS_DS, "X509IssuerSerial"))
-        etree.SubElement(
-            issuer_serial, qname(ns.NS_DS, "X509IssuerName")
-        ).text = certificate.issuer.rfc4514_string()
-        etree.SubElement(issuer_serial, qname(ns.NS_DS, "X509SerialNumber")).text = str(
-            certificate.serial_number
-        )
-    elif style == "ski":
-        identifier = etree.SubElement(reference, qname(ns.NS_WSSE, "KeyIdentifier"))
-        identifier.set("EncodingType", ns.ENCODING_BASE64)
-        identifier.set("ValueType", ns.KEY_IDENTIFIER_SKI)
-        identifier.text = _b64(subject_key_identifier(certificate))
-    else:
-        raise ValueError(f"key reference must be bst, issuer-serial or ski, not {style!r}")
-    return reference
+    return fragment(security_token_reference_markup(style, certificate, token_id=token_id))
 
 
 # --- resolution -----------------------------------------------------------------------
