@@ -1,7 +1,8 @@
 """The ministry API under /api/v1: submissions, inbox (pull + ack), OpenAPI; it also runs inbound delivery.
 
 `attach(ctx, root)` mounts it and starts node.delivery's webhook pump once the reactor
-runs; `stop()` stops the pump. The ministries come from node.yaml `ministries:`.
+runs; `stop()` stops the pump. The ministries come from node.yaml `ministries:`, reread when
+the file changes (node.api.live_ministries): tokens and certificate pins apply without a restart.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from twisted.web import resource
 
+from node.api.live_ministries import LiveMinistries
 from node.api.ministries import MinistryConfigError, MinistryRegistry, parse_ministries
 from node.api.router import ApiCall, ApiResource, JsonAnswer, Route
 from node.context import NodeContext
@@ -20,16 +22,18 @@ API_PATH = (b"api", b"v1")
 _running: list[Any] = []
 
 
-def ministries_of(ctx: NodeContext) -> MinistryRegistry:
-    """The configured ministries (parsed once per context); a bad entry is a ConfigError for node.yaml."""
+def ministries_of(ctx: NodeContext) -> LiveMinistries:
+    """The configured ministries, one live view per context: a bad entry at start is a ConfigError for
+    node.yaml; later edits of the file are picked up at the next look-up (a bad one is logged, not used)."""
     cached = ctx.extras.get("node.api.ministries")
     if cached is None:
         from node.config import NODE_FILE, ConfigError
 
         try:
-            cached = parse_ministries(ctx.config.raw.get("ministries"), ctx.config.directory)
+            registry = parse_ministries(ctx.config.raw.get("ministries"), ctx.config.directory)
         except MinistryConfigError as exc:
             raise ConfigError(NODE_FILE, exc.key, exc.message) from None
+        cached = LiveMinistries(ctx.config.directory / NODE_FILE, registry)
         ctx.extras["node.api.ministries"] = cached
     return cached
 
@@ -39,7 +43,9 @@ def ministry_client_cas(ctx: NodeContext) -> tuple[Any, ...]:
     return ministries_of(ctx).client_cas()
 
 
-def api_resource(ctx: NodeContext, ministries: MinistryRegistry | None = None) -> ApiResource:
+def api_resource(
+    ctx: NodeContext, ministries: MinistryRegistry | LiveMinistries | None = None
+) -> ApiResource:
     """The /api/v1 leaf resource with every route."""
     # Imported here: node.submissions (imported by these) uses node.api.errors, so not at package import.
     from node.api import inbox_routes, submission_routes

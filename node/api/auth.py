@@ -8,6 +8,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from node.api.errors import ApiError, FieldError
+from node.api.live_ministries import LiveMinistries
 from node.api.ministries import Ministry, MinistryRegistry
 
 __all__ = ["Authenticator"]
@@ -16,9 +17,10 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="aswnode"'}
 
 
 class Authenticator:
-    """Turns a request into the calling Ministry, or a 401 that says nothing about which part was wrong."""
+    """Turns a request into the calling Ministry, or a 401 that says nothing about which part was wrong.
+    With a LiveMinistries each request is checked against node.yaml as it is now."""
 
-    def __init__(self, registry: MinistryRegistry) -> None:
+    def __init__(self, registry: MinistryRegistry | LiveMinistries) -> None:
         self._registry = registry
 
     async def __call__(self, request: Any) -> Ministry:

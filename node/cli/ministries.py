@@ -1,4 +1,9 @@
-"""`aswnode ministries`: register the ministries that use the API (token shown once), list and remove them."""
+"""`aswnode ministries`: register the ministries that use the API (token shown once), list and remove them.
+
+A running node rereads node.yaml's `ministries:` when the file changes: what these commands write
+applies from the node's next API request, without a restart (a new `client_ca` excepted: the TLS
+server's trust is built at start).
+"""
 
 from __future__ import annotations
 
@@ -48,18 +53,20 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _audit(directory: Path, action: str, ministry_id: str, detail: dict[str, Any]) -> None:
-    """Record the operator action in the audit log when the node's database is reachable."""
-    try:
-        from node.config import ConfigError, NodeConfig
-        from node.registry import audit_append, open_database
+    """Record the operator action in the audit log; node.yaml is already written, so a database that
+    cannot be reached is one warning line, not a failure."""
+    from node.audit import AuditLog
+    from node.config import NodeConfig
+    from node.registry import open_database
 
-        config = NodeConfig.load(directory)
-        db = open_database(config)
-    except (ImportError, ConfigError):
+    try:
+        db = open_database(NodeConfig.load(directory))
+    except Exception as exc:
+        click.echo(f"aswnode: warning: {action} not audited: {type(exc).__name__}", err=True)
         return
     try:
         with db.session() as session:
-            audit_append(
+            AuditLog().append(
                 session,
                 actor="operator:cli",
                 action=action,
@@ -68,6 +75,8 @@ def _audit(directory: Path, action: str, ministry_id: str, detail: dict[str, Any
                 status="ok",
                 form="cli",
             )
+    except Exception as exc:
+        click.echo(f"aswnode: warning: {action} not audited: {type(exc).__name__}", err=True)
     finally:
         db.close()
 
@@ -94,7 +103,7 @@ def ministries() -> None:
 @click.option(
     "--client-ca",
     default=None,
-    help="PEM file of the CA that issued its client certificate (the node's TLS trusts it; restart to apply)",
+    help="PEM file of the CA that issued its client certificate (the node TLS trusts it from its next start)",
 )
 def add(
     directory: Path,
@@ -105,7 +114,9 @@ def add(
     client_cert_sha256: str | None,
     client_ca: str | None,
 ) -> None:
-    """Add a ministry; prints its API token (and webhook secret) once, as JSON. Only hashes are stored."""
+    """Add a ministry; prints its API token (and webhook secret) once, as JSON. Only hashes are stored.
+
+    A running node accepts the token from its next request."""
     path = _node_yaml(directory)
     section = _read(path)
     if ministry_id in section:
@@ -165,7 +176,7 @@ def list_(directory: Path, as_json: bool) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--id", "ministry_id", required=True)
 def remove(directory: Path, ministry_id: str) -> None:
-    """Remove a ministry: its token stops working when the node is restarted."""
+    """Remove a ministry: a running node refuses its token and certificate from its next request."""
     path = _node_yaml(directory)
     section = _read(path)
     if ministry_id not in section:
@@ -173,6 +184,27 @@ def remove(directory: Path, ministry_id: str) -> None:
     del section[ministry_id]
     write_section(path, SECTION, section)
     _audit(directory, "ministry.remove", ministry_id, {})
+
+
+@ministries.command("token")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--id", "ministry_id", required=True)
+def token(directory: Path, ministry_id: str) -> None:
+    """Give a ministry a new API token, printed once as JSON; the old one stops working at once."""
+    path = _node_yaml(directory)
+    section = _read(path)
+    entry = section.get(ministry_id)
+    if not isinstance(entry, Mapping):
+        raise OperatorError(f"{NODE_FILE}: {SECTION}.{ministry_id}: no such ministry")
+    new = new_token()
+    candidate = {**section, ministry_id: {**entry, "api_token_sha256": hash_token(new)}}
+    try:
+        parse_ministries(candidate, directory)
+    except MinistryConfigError as exc:
+        raise OperatorError(f"{NODE_FILE}: {exc.key}: {exc.message}") from None
+    write_section(path, SECTION, candidate)
+    _audit(directory, "ministry.token", ministry_id, {})
+    click.echo(json.dumps({"id": ministry_id, "api_token": new}))
 
 
 def register(cli: click.Group) -> None:

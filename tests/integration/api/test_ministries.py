@@ -159,3 +159,26 @@ def test_inbound_routing_prefers_a_service_route_over_the_document_type() -> Non
     assert [m.id for m in registry.receivers("raw", "urn:svc:manifest", "Any")] == ["customs"]
     assert [m.id for m in registry.receivers("raw", "urn:svc:other", "Any")] == ["moit"]
     assert registry.receivers("ephyto", "urn:svc:other", "Any") == ()
+
+
+def test_adding_renewing_and_removing_a_ministry_is_audited(node_yaml_dir: Path) -> None:
+    from node.audit import AuditLog
+    from node.store.database import Database
+
+    assert _run("ministries", "add", str(node_yaml_dir), "--id", "moit", "--documents", "eco").exit_code == 0
+    renewed = _run("ministries", "token", str(node_yaml_dir), "--id", "moit")
+    assert renewed.exit_code == 0 and json.loads(renewed.output)["id"] == "moit"
+    assert _run("ministries", "remove", str(node_yaml_dir), "--id", "moit").exit_code == 0
+    missing = _run("ministries", "token", str(node_yaml_dir), "--id", "moit")
+    assert missing.exit_code == 1 and "ministries.moit: no such ministry" in missing.output
+    db = Database.open(NodeConfig.load(node_yaml_dir).database_url)
+    try:
+        with db.read_session() as session:
+            records = [(r.action, r.subject, r.actor) for r in AuditLog().entries(session)]
+    finally:
+        db.close()
+    assert [r for r in records if r[1] == "ministry:moit"] == [
+        ("ministry.add", "ministry:moit", "operator:cli"),
+        ("ministry.token", "ministry:moit", "operator:cli"),
+        ("ministry.remove", "ministry:moit", "operator:cli"),
+    ]
