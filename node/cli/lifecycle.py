@@ -200,21 +200,13 @@ def table_command() -> None:
 @click.argument("partner")
 def history_command(directory: Path, partner: str) -> None:
     """PARTNER's state and every transition: who, when, why, evidence."""
+    from node.lifecycle.service import lifecycle_event_to_dict
+
     with open_node(directory) as (_config, db, procedure):
 
         def read(session):  # type: ignore[no-untyped-def]
             return procedure.state(session, partner).value, [
-                {
-                    "at": e.at.isoformat(),
-                    "from": e.from_state,
-                    "event": e.event,
-                    "to": e.to_state,
-                    "article": e.article,
-                    "actor": e.actor,
-                    "reason": e.reason,
-                    "evidence": e.evidence,
-                }
-                for e in procedure.history(session, partner)
+                lifecycle_event_to_dict(e) for e in procedure.history(session, partner)
             ]
 
         state, events = operate(db, read)

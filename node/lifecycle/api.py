@@ -24,7 +24,7 @@ from node.context import NodeContext
 from node.lifecycle.incidents import incident_to_dict
 from node.lifecycle.notices import deliver_pending
 from node.lifecycle.reasons import SuspensionCause, TerminationReason
-from node.lifecycle.service import LifecycleError, Procedure
+from node.lifecycle.service import LifecycleError, Procedure, lifecycle_event_to_dict
 from node.lifecycle.states import IllegalTransition
 from node.lifecycle.status import public_status, render_status_html
 from node.store.lifecycle_models import MinutesImmutable
@@ -183,19 +183,7 @@ class OperatorApi(resource.Resource):
 
         def read(session: Any) -> dict[str, Any]:
             state = procedure.state(session, partner_id)
-            history = [
-                {
-                    "at": e.at.isoformat(),
-                    "from": e.from_state,
-                    "event": e.event,
-                    "to": e.to_state,
-                    "article": e.article,
-                    "actor": e.actor,
-                    "reason": e.reason,
-                    "evidence": e.evidence,
-                }
-                for e in procedure.history(session, partner_id)
-            ]
+            history = [lifecycle_event_to_dict(e) for e in procedure.history(session, partner_id)]
             out: dict[str, Any] = {"partner": partner_id, "state": state.value, "history": history}
             try:
                 _, plan = procedure.current_plan(session, partner_id)

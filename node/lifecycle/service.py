@@ -59,6 +59,7 @@ __all__ = [
     "Procedure",
     "SuspensionCause",
     "TerminationReason",
+    "lifecycle_event_to_dict",
 ]
 
 MAINTENANCE_NOTICE_WORKING_DAYS = suspensions.MAINTENANCE_NOTICE_WORKING_DAYS
@@ -67,6 +68,20 @@ RECONCILE_WORKING_DAYS = incidents.RECONCILE_WORKING_DAYS
 
 def _digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def lifecycle_event_to_dict(event: LifecycleEvent) -> dict[str, Any]:
+    """One transition of a partner's history as the CLI and the operator API show it."""
+    return {
+        "at": event.at.isoformat(),
+        "from": event.from_state,
+        "event": event.event,
+        "to": event.to_state,
+        "article": event.article,
+        "actor": event.actor,
+        "reason": event.reason,
+        "evidence": event.evidence,
+    }
 
 
 @dataclass
