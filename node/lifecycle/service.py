@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from sqlalchemy import select
@@ -65,9 +65,27 @@ __all__ = [
 MAINTENANCE_NOTICE_WORKING_DAYS = suspensions.MAINTENANCE_NOTICE_WORKING_DAYS
 RECONCILE_WORKING_DAYS = incidents.RECONCILE_WORKING_DAYS
 
+_PartnerRow = TypeVar("_PartnerRow", ConntestPlan, ConntestMinutes)
+
 
 def _digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _newest(session: Session, model: type[_PartnerRow], partner_id: str, missing: str) -> _PartnerRow:
+    """The partner's latest row of `model` (plans and minutes are versioned by insertion)."""
+    query = select(model).where(model.partner_id == partner_id).order_by(model.id.desc()).limit(1)
+    row = session.scalars(query).first()
+    if row is None:
+        raise LifecycleError(f"partner {partner_id}: {missing}")
+    return row
+
+
+def _test_run(session: Session, run_id: int) -> ConntestRun:
+    run = session.get(ConntestRun, run_id)
+    if run is None:
+        raise LifecycleError(f"no test run {run_id}")
+    return run
 
 
 def lifecycle_event_to_dict(event: LifecycleEvent) -> dict[str, Any]:
@@ -291,10 +309,7 @@ class Procedure:
         return row
 
     def current_plan(self, session: Session, partner_id: str) -> tuple[ConntestPlan, ConnectionTestPlan]:
-        query = select(ConntestPlan).where(ConntestPlan.partner_id == partner_id)
-        row = session.scalars(query.order_by(ConntestPlan.id.desc()).limit(1)).first()
-        if row is None:
-            raise LifecycleError(f"partner {partner_id}: no test plan yet (aswnode conntest plan)")
+        row = _newest(session, ConntestPlan, partner_id, "no test plan yet (aswnode conntest plan)")
         return row, ConnectionTestPlan.from_dict(row.document)
 
     def add_case(self, session: Session, actor: str, partner_id: str, case: TestCase) -> ConnectionTestPlan:
@@ -344,9 +359,7 @@ class Procedure:
         )
 
     def finish_run(self, session: Session, actor: str, run_id: int) -> dict[str, int]:
-        run = session.get(ConntestRun, run_id)
-        if run is None:
-            raise LifecycleError(f"no test run {run_id}")
+        run = _test_run(session, run_id)
         run.status = "finished"
         run.finished_at = self.clock()
         counts: dict[str, int] = {}
@@ -407,9 +420,7 @@ class Procedure:
         ]
 
     def progress(self, session: Session, run_id: int) -> dict[str, Any]:
-        run = session.get(ConntestRun, run_id)
-        if run is None:
-            raise LifecycleError(f"no test run {run_id}")
+        run = _test_run(session, run_id)
         rows = session.scalars(
             select(ConntestCaseResult)
             .where(ConntestCaseResult.run_id == run_id)
@@ -461,11 +472,7 @@ class Procedure:
         return row
 
     def latest_minutes(self, session: Session, partner_id: str) -> ConntestMinutes:
-        query = select(ConntestMinutes).where(ConntestMinutes.partner_id == partner_id)
-        row = session.scalars(query.order_by(ConntestMinutes.id.desc()).limit(1)).first()
-        if row is None:
-            raise LifecycleError(f"partner {partner_id}: no minutes yet (aswnode conntest minutes)")
-        return row
+        return _newest(session, ConntestMinutes, partner_id, "no minutes yet (aswnode conntest minutes)")
 
     def verified(self, row: ConntestMinutes) -> SignedMinutes:
         """The stored minutes, their signature verified against the node's certificate."""
