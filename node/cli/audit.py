@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,6 +15,20 @@ from node.config import ConfigError
 from node.nodedir import open_node
 
 __all__ = ["register"]
+
+
+@contextmanager
+def _read_session(directory: Path) -> Iterator[Any]:
+    """A read session on DIR's database, the node closed after; a bad DIR is one operator line."""
+    try:
+        node = open_node(directory)
+    except ConfigError as exc:
+        raise OperatorError(str(exc)) from None
+    try:
+        with node.db.read_session() as session:
+            yield session
+    finally:
+        node.close()
 
 
 @click.group("audit")
@@ -25,16 +42,9 @@ def verify_command(directory: Path) -> None:
     """Check the chain from its anchor to its head; exit 1 naming the first bad record."""
     from node.audit import AuditLog
 
-    try:
-        node = open_node(directory)
-    except ConfigError as exc:
-        raise OperatorError(str(exc)) from None
-    try:
-        with node.db.read_session() as session:
-            broken = AuditLog().verify(session)
-            seq, _ = AuditLog().head(session)
-    finally:
-        node.close()
+    with _read_session(directory) as session:
+        broken = AuditLog().verify(session)
+        seq, _ = AuditLog().head(session)
     if broken is not None:
         click.echo(f"audit chain broken at record {broken.seq}: {broken.reason}", err=True)
         raise SystemExit(1)
@@ -48,15 +58,8 @@ def export_command(directory: Path, since_seq: int) -> None:
     """The audit records as JSON lines on stdout."""
     from node.audit import AuditLog
 
-    try:
-        node = open_node(directory)
-    except ConfigError as exc:
-        raise OperatorError(str(exc)) from None
-    try:
-        with node.db.read_session() as session:
-            AuditLog().export_jsonl(session, sys.stdout, since_seq=since_seq)
-    finally:
-        node.close()
+    with _read_session(directory) as session:
+        AuditLog().export_jsonl(session, sys.stdout, since_seq=since_seq)
 
 
 def register(cli: click.Group) -> None:
