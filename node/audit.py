@@ -22,7 +22,7 @@ from pathlib import PurePath
 from typing import Any, TextIO
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, event, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -56,6 +56,21 @@ _ADVANCE_HEAD = (
     .where(_CHAIN.c.id == _CHAIN_ID)
     .values(head_seq=bindparam("seq"), head_hash=bindparam("hash"))
 )
+# The head as this transaction last wrote it: the row stays locked until the transaction ends, so the
+# next append in the same transaction (a group commit holds many) need not read it again.
+_HEAD_IN_TRANSACTION = "aswnode.audit.head"
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_head(session: Session, _previous: Any) -> None:
+    # Also a SAVEPOINT rolled back (one caller of a group commit failed): what it appended is gone.
+    session.info.pop(_HEAD_IN_TRANSACTION, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _release_head(session: Session) -> None:
+    # The lock went with the commit: another writer may append before this session's next transaction.
+    session.info.pop(_HEAD_IN_TRANSACTION, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +199,8 @@ class AuditLog:
                 raise ValueError(f"audit record needs a non-empty {name}")
         if session.new or session.dirty or session.deleted:
             session.flush()  # as before: what the caller added is written with (before) its record
-        head_seq, head_hash = self._lock_head_values(session)
+        head = session.info.get(_HEAD_IN_TRANSACTION)
+        head_seq, head_hash = head if head is not None else self._lock_head_values(session)
         values: dict[str, Any] = {
             "seq": head_seq + 1,
             "at": at or self._clock(),
@@ -203,6 +219,7 @@ class AuditLog:
         # record handed back is not in the session (its values are those inserted).
         session.execute(_INSERT_RECORD, values)
         session.execute(_ADVANCE_HEAD, {"seq": record.seq, "hash": record.hash})
+        session.info[_HEAD_IN_TRANSACTION] = (record.seq, record.hash)
         loaded = session.identity_map.get(identity_key(AuditChain, _CHAIN_ID))
         if loaded is not None:  # keep a chain row this session already holds in step with the table
             set_committed_value(loaded, "head_seq", record.seq)
@@ -332,6 +349,7 @@ class AuditLog:
         return int(row[0]), str(row[1])
 
     def _lock_head(self, session: Session) -> AuditChain:
+        session.info.pop(_HEAD_IN_TRANSACTION, None)  # the caller may move the chain by the ORM row
         query = (
             select(AuditChain)
             .where(AuditChain.id == _CHAIN_ID)

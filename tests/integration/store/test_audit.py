@@ -260,3 +260,43 @@ def test_verify_while_others_append_sees_an_unbroken_chain(db: Database, now) ->
         verdicts.append(audit.verify(session))
         assert session.query(AuditRecord).count() == 33
     assert errors == [] and set(verdicts) == {None}
+
+
+def _one(audit: AuditLog, session, action: str) -> None:
+    audit.append(session, "system:sender", action, "message:m", {}, None, "ok", form="as4")
+
+
+def test_many_appends_in_one_transaction_with_a_savepoint_rolled_back_keep_one_chain(
+    db: Database, now
+) -> None:
+    """A group commit appends many records in one transaction; one caller's savepoint may roll back."""
+    audit = AuditLog(Clock(now))
+    with db.session() as session:
+        _one(audit, session, "first")
+        with pytest.raises(RuntimeError), session.begin_nested():
+            _one(audit, session, "rolled-back")
+            raise RuntimeError("this caller failed")
+        _one(audit, session, "second")
+        with session.begin_nested():
+            _one(audit, session, "third")
+    with db.session() as session:  # a later transaction (another writer may have appended between)
+        _one(audit, session, "fourth")
+    with db.read_session() as session:
+        assert audit.verify(session) is None
+        actions = [r.action for r in session.query(AuditRecord).order_by(AuditRecord.seq)]
+        assert actions == ["first", "second", "third", "fourth"]
+
+
+def test_a_session_used_for_two_transactions_rereads_the_head_another_writer_moved(db: Database, now) -> None:
+    audit = AuditLog(Clock(now))
+    from sqlalchemy.orm import Session
+
+    with Session(db.engine) as long_lived:
+        _one(audit, long_lived, "mine-1")
+        long_lived.commit()
+        _append(audit, db, 1)  # someone else, in between
+        _one(audit, long_lived, "mine-2")
+        long_lived.commit()
+    with db.read_session() as session:
+        assert audit.verify(session) is None
+        assert session.query(AuditRecord).count() == 3
