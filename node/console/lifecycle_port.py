@@ -49,10 +49,13 @@ def procedure_view(ctx: Any, session: Any, partner_id: str) -> ProcedureView:
     from sqlalchemy import select
 
     from node.lifecycle.service import LifecycleError
+    from node.registry import partner_state
     from node.store.lifecycle_models import Announcement, ConntestRun, Suspension
 
     proc = procedure(ctx)
-    state = proc.state(session, partner_id).value
+    # Read as the exchange gate reads it (no row: active in a sandbox node); Procedure.state would
+    # create a missing row as `registered`, so merely opening the page would change what is exchanged.
+    state = partner_state(session, partner_id, sandbox=getattr(ctx.config, "is_sandbox", False))
     history = tuple(reversed(proc.history(session, partner_id)))
     plan, results, runs = None, {}, ()
     try:

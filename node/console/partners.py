@@ -12,6 +12,7 @@ from node.console.certinfo import certificates_of
 from node.console.lifecycle_port import action_errors, procedure, procedure_view
 from node.console.web import ConsoleRequest, NotFound, Response, Route
 from node.lifecycle.service import SuspensionCause, TerminationReason
+from node.registry import PRODUCTION_STATE, SANDBOX_STATE
 from node.store.messages import MessageFilter, list_messages
 from node.store.models import Partner as PartnerRow
 
@@ -30,10 +31,11 @@ async def partner_list(console: Console, req: ConsoleRequest) -> Response:
     rows = await ctx.db.read(_rows)
     probe = console.extras.get("probe")
     wanted = req.get("state")
+    unrecorded = SANDBOX_STATE if getattr(ctx.config, "is_sandbox", False) else PRODUCTION_STATE
     items = []
     for partner in sorted(ctx.partners, key=lambda p: p.id):
         row = rows.get(partner.id)
-        state = row.state if row is not None else "unrecorded"
+        state = row.state if row is not None else unrecorded
         if wanted and state != wanted:
             continue
         items.append((partner, row, state, probe.results.get(partner.id) if probe else None))
@@ -52,7 +54,7 @@ async def partner_detail(console: Console, req: ConsoleRequest, partner_id: str)
         recent = list_messages(session, MessageFilter(partner_id=partner_id), limit=10).items
         return row, view, recent
 
-    row, view, recent = await ctx.db.run(read)
+    row, view, recent = await ctx.db.read(read)
     probe = console.extras.get("probe")
     return console.render(
         req,
