@@ -120,3 +120,45 @@ def json_line(text: str) -> dict[str, object]:
         if line.startswith("{"):
             return json.loads(line)
     raise AssertionError(f"no JSON in {text!r}")
+
+
+def audit_records(directory: Path) -> list[dict[str, object]]:
+    """The node's audit chain as `aswnode audit export` prints it, oldest first."""
+    lines = aswnode("audit", "export", str(directory)).stdout.splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def flashes(driver: object) -> str:
+    """The flash messages of the page, joined (what the operator reads after an action)."""
+    from selenium.webdriver.common.by import By
+
+    found = driver.find_elements(By.CSS_SELECTOR, ".flash")  # type: ignore[attr-defined]
+    return " | ".join(e.text for e in found)
+
+
+def submit(driver: object, button_id: str) -> None:
+    """Click and wait for the next page (the form posts, the console redirects, the page loads)."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, button_id).click()  # type: ignore[attr-defined]
+    # Chromium may answer "node does not belong to the document" mid-navigation: ask again.
+    WebDriverWait(driver, 60, ignored_exceptions=(WebDriverException,)).until(ec.staleness_of(old))
+    WebDriverWait(driver, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, "footer")))
+
+
+def log_in(driver: object, base: str) -> None:
+    """Log in as the test operator and land on the dashboard."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(base + "/console/login")  # type: ignore[attr-defined]
+    WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.ID, "login-password")))
+    driver.find_element(By.ID, "login-id").send_keys(OPERATOR)  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "login-password").send_keys(PASSWORD)  # type: ignore[attr-defined]
+    submit(driver, "login-submit")
+    assert "Dashboard" in driver.title, flashes(driver)  # type: ignore[attr-defined]

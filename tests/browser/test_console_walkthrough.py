@@ -13,8 +13,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from browser_kit import OPERATOR, PASSWORD, aswnode, json_line, screenshot
-from selenium.common.exceptions import WebDriverException
+from browser_kit import OPERATOR, PASSWORD, aswnode, flashes, json_line, screenshot, submit
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -30,19 +29,6 @@ def _text(driver, element_id: str) -> str:
 
 def _state(driver) -> str:
     return _text(driver, "partner-state")
-
-
-def _flashes(driver) -> str:
-    return " | ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, ".flash"))
-
-
-def _submit(driver, button_id: str) -> None:
-    """Click and wait for the next page (the form posts, the console redirects, the page loads)."""
-    old = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, button_id).click()
-    # Chromium may answer "node does not belong to the document" mid-navigation: ask again.
-    WebDriverWait(driver, 60, ignored_exceptions=(WebDriverException,)).until(ec.staleness_of(old))
-    WebDriverWait(driver, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, "footer")))
 
 
 def _webhook_server() -> ThreadingHTTPServer:
@@ -70,7 +56,7 @@ def _run_step(driver, base: str, step: str) -> tuple[str, list[str]]:
     Select(driver.find_element(By.ID, "run-step")).select_by_value(step)
     driver.find_element(By.ID, "run-test").click()
     WebDriverWait(driver, 20).until(ec.presence_of_element_located((By.ID, "run")))
-    assert "/runs/" in driver.current_url, _flashes(driver)
+    assert "/runs/" in driver.current_url, flashes(driver)
     first_count = driver.find_element(By.ID, "run-count").text
     # console.js polls the run's JSON and updates the page in place until the run is finished.
     WebDriverWait(driver, 240).until(
@@ -125,7 +111,7 @@ def test_an_operator_takes_a_partner_from_registration_to_suspension(browser, ma
     WebDriverWait(d, 10).until(ec.presence_of_element_located((By.ID, "login-password")))
     d.find_element(By.ID, "login-id").send_keys(OPERATOR)
     d.find_element(By.ID, "login-password").send_keys(PASSWORD)
-    _submit(d, "login-submit")
+    submit(d, "login-submit")
     assert "Dashboard" in d.title
 
     # Add the partner: its endpoint and its signing certificate, pasted as PEM.
@@ -137,12 +123,12 @@ def test_an_operator_takes_a_partner_from_registration_to_suspension(browser, ma
     d.find_element(By.ID, "partner-cert").send_keys(partner.signing_cert.read_text())
     d.find_element(By.ID, "partner-tls-ca").send_keys(partner.tls_cert.read_text())
     screenshot(d, "partner-new")
-    _submit(d, "partner-add")
-    assert _state(d) == "registered", _flashes(d)
+    submit(d, "partner-add")
+    assert _state(d) == "registered", flashes(d)
 
     # Art. 10.3 step 1: the plan; the partner is testing and may use the test service.
-    _submit(d, "start-test")
-    assert _state(d) == "testing", _flashes(d)
+    submit(d, "start-test")
+    assert _state(d) == "testing", flashes(d)
     d.find_element(By.ID, "plan-link").click()
     screenshot(d, "test-plan")
 
@@ -160,8 +146,8 @@ def test_an_operator_takes_a_partner_from_registration_to_suspension(browser, ma
 
     # Step 3: the minutes, read and confirmed by the three parties.
     d.get(nsw.base + "/console/partners/th-nsw")
-    _submit(d, "draw-minutes")
-    assert "passed" in _flashes(d), _flashes(d)
+    submit(d, "draw-minutes")
+    assert "passed" in flashes(d), flashes(d)
     d.find_element(By.ID, "minutes-link").click()
     assert _text(d, "minutes-outcome") == "passed"
     digest = _text(d, "minutes-digest")
@@ -170,8 +156,8 @@ def test_an_operator_takes_a_partner_from_registration_to_suspension(browser, ma
         d.get(nsw.base + "/console/partners/th-nsw")
         d.find_element(By.ID, "confirm-name").send_keys(name)
         d.find_element(By.ID, "confirm-organisation").send_keys(organisation)
-        _submit(d, "confirm-minutes")
-        assert "confirmed" in _flashes(d), _flashes(d)
+        submit(d, "confirm-minutes")
+        assert "confirmed" in flashes(d), flashes(d)
     assert _state(d) == "tested"
     d.get(nsw.base + "/console/partners/th-nsw/minutes")
     assert _text(d, "minutes-digest") == digest
@@ -184,8 +170,8 @@ def test_an_operator_takes_a_partner_from_registration_to_suspension(browser, ma
         "document.getElementById('golive-at').value = arguments[0];", at.strftime("%Y-%m-%dT%H:%M:%S")
     )
     Select(d.find_element(By.ID, "golive-tz")).select_by_value("Z")
-    _submit(d, "announce-golive")
-    assert _state(d) == "scheduled", _flashes(d)
+    submit(d, "announce-golive")
+    assert _state(d) == "scheduled", flashes(d)
     deadline = time.monotonic() + 120
     while _state(d) != "active":
         assert time.monotonic() < deadline, "the partner was not activated at the announced time"
@@ -213,8 +199,8 @@ def test_an_operator_takes_a_partner_from_registration_to_suspension(browser, ma
     Select(d.find_element(By.ID, "suspend-cause")).select_by_value("violation")
     d.find_element(By.ID, "suspend-reason").send_keys("documents without a valid signature")
     d.find_element(By.ID, "suspend-steps").send_keys("renew the signing certificate\nresend the documents")
-    _submit(d, "suspend")
-    assert _state(d) == "suspended", _flashes(d)
+    submit(d, "suspend")
+    assert _state(d) == "suspended", flashes(d)
     screenshot(d, "partner-suspended")
 
     d.get(nsw.base + "/console/")
