@@ -67,6 +67,13 @@ RECONCILE_WORKING_DAYS = incidents.RECONCILE_WORKING_DAYS
 
 _PartnerRow = TypeVar("_PartnerRow", ConntestPlan, ConntestMinutes)
 
+# A plan drawn up puts the partner in `testing`: the first one starts the test, a later one restarts it.
+_PLAN_TRANSITIONS = {
+    State.REGISTERED: (Event.START_TEST, "test plan drawn up"),
+    State.TESTING: (Event.RETEST, "new test plan drawn up"),
+    State.TESTED: (Event.RETEST, "new test plan drawn up"),
+}
+
 
 def _digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -240,25 +247,11 @@ class Procedure:
         )
         self._store_plan(session, actor, plan)
         self._register_partner_certificates(session, actor, config)
-        state = self.state(session, partner_id)
-        if state is State.REGISTERED:
-            self.apply(
-                session,
-                actor,
-                partner_id,
-                Event.START_TEST,
-                reason="test plan drawn up",
-                evidence={"plan_digest": plan.digest},
-            )
-        elif state in (State.TESTING, State.TESTED):
-            self.apply(
-                session,
-                actor,
-                partner_id,
-                Event.RETEST,
-                reason="new test plan drawn up",
-                evidence={"plan_digest": plan.digest},
-            )
+        transition_for_plan = _PLAN_TRANSITIONS.get(self.state(session, partner_id))
+        if transition_for_plan is not None:
+            event, reason = transition_for_plan
+            evidence = {"plan_digest": plan.digest}
+            self.apply(session, actor, partner_id, event, reason=reason, evidence=evidence)
         return plan
 
     def _register_partner_certificates(self, session: Session, actor: str, config: PartnerConfig) -> None:
