@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from protocols.as4.errors import EbmsError, EbmsException, Severity
+from protocols.as4.markup import attribute, fragment, text
 from protocols.as4.model import (
     AgreementRef,
     CollaborationInfo,
@@ -82,101 +83,93 @@ def build_envelope(
     `receipt_content` replaces the receipt's child elements (the NRI element tree built by
     `receipt.py`, copied verbatim from the received signature).
     """
-    nsmap = {"S12": NS_S12, "eb": NS_EB, "wsu": NS_WSU}
-    envelope = etree.Element(f"{_S12}Envelope", nsmap=nsmap)
-    header = etree.SubElement(envelope, f"{_S12}Header")
-    messaging = etree.SubElement(header, f"{_EB}Messaging")
-    messaging.set(f"{_S12}mustUnderstand", "true")
-    if isinstance(message, UserMessage):
-        _build_user_message(messaging, message)
-    else:
-        _build_signal_message(messaging, message, receipt_content)
-    body_element = etree.SubElement(envelope, f"{_S12}Body")
+    # One escaped template, parsed once: a fraction of the cost of creating each element.
+    content = _user_message(message) if isinstance(message, UserMessage) else _signal_message(message)
+    envelope = fragment(
+        f'<S12:Envelope xmlns:S12="{NS_S12}" xmlns:eb="{NS_EB}" xmlns:wsu="{NS_WSU}"><S12:Header>'
+        f'<eb:Messaging S12:mustUnderstand="true">{content}</eb:Messaging></S12:Header>'
+        "<S12:Body/></S12:Envelope>"
+    )
+    if isinstance(message, SignalMessage) and message.receipt is not None:
+        receipt = envelope[0][0][0][-1]
+        for child in receipt_content:
+            receipt.append(child)
+    body_element = envelope[1]
     for child in body:
         body_element.append(child)
     return envelope
 
 
-def _text(parent: etree._Element, tag: str, text: str, **attributes: str | None) -> etree._Element:
-    element = etree.SubElement(parent, f"{_EB}{tag}")
-    for name, value in attributes.items():
-        if value is not None:
-            element.set(name, value)
-    element.text = text
-    return element
+def _element(tag: str, value: str, **attributes: str | None) -> str:
+    """eb:`tag` with text `value` and the attributes that are not None, in the given order."""
+    given = "".join(f' {name}="{attribute(v)}"' for name, v in attributes.items() if v is not None)
+    return f"<eb:{tag}{given}>{text(value)}</eb:{tag}>"
 
 
-def _build_message_info(parent: etree._Element, info: MessageInfo) -> None:
-    element = etree.SubElement(parent, f"{_EB}MessageInfo")
-    _text(element, "Timestamp", format_timestamp(info.timestamp))
-    _text(element, "MessageId", info.message_id)
-    if info.ref_to_message_id:
-        _text(element, "RefToMessageId", info.ref_to_message_id)
+def _message_info(info: MessageInfo) -> str:
+    ref = _element("RefToMessageId", info.ref_to_message_id) if info.ref_to_message_id else ""
+    return (
+        f"<eb:MessageInfo>{_element('Timestamp', format_timestamp(info.timestamp))}"
+        f"{_element('MessageId', info.message_id)}{ref}</eb:MessageInfo>"
+    )
 
 
-def _build_party(parent: etree._Element, tag: str, party: Party) -> None:
-    element = etree.SubElement(parent, f"{_EB}{tag}")
-    for party_id in party.party_ids:
-        _text(element, "PartyId", party_id.value, type=party_id.type)
-    _text(element, "Role", party.role)
+def _party(tag: str, party: Party) -> str:
+    ids = "".join(_element("PartyId", party_id.value, type=party_id.type) for party_id in party.party_ids)
+    return f"<eb:{tag}>{ids}{_element('Role', party.role)}</eb:{tag}>"
 
 
-def _build_properties(parent: etree._Element, tag: str, properties: Sequence[Property]) -> None:
-    element = etree.SubElement(parent, f"{_EB}{tag}")
-    for prop in properties:
-        _text(element, "Property", prop.value, name=prop.name, type=prop.type)
+def _properties(tag: str, properties: Sequence[Property]) -> str:
+    items = "".join(_element("Property", prop.value, name=prop.name, type=prop.type) for prop in properties)
+    return f"<eb:{tag}>{items}</eb:{tag}>"
 
 
-def _build_user_message(messaging: etree._Element, message: UserMessage) -> None:
-    user = etree.SubElement(messaging, f"{_EB}UserMessage")
-    if message.mpc != DEFAULT_MPC:
-        user.set("mpc", message.mpc)
-    _build_message_info(user, message.message_info)
-    party_info = etree.SubElement(user, f"{_EB}PartyInfo")
-    _build_party(party_info, "From", message.from_party)
-    _build_party(party_info, "To", message.to_party)
+def _user_message(message: UserMessage) -> str:
+    mpc = f' mpc="{attribute(message.mpc)}"' if message.mpc != DEFAULT_MPC else ""
     collaboration = message.collaboration_info
-    element = etree.SubElement(user, f"{_EB}CollaborationInfo")
+    agreement = ""
     if collaboration.agreement_ref is not None:
         ref = collaboration.agreement_ref
-        _text(element, "AgreementRef", ref.value, type=ref.type, pmode=ref.pmode)
-    _text(element, "Service", collaboration.service.value, type=collaboration.service.type)
-    _text(element, "Action", collaboration.action)
-    _text(element, "ConversationId", collaboration.conversation_id)
-    if message.message_properties:
-        _build_properties(user, "MessageProperties", message.message_properties)
+        agreement = _element("AgreementRef", ref.value, type=ref.type, pmode=ref.pmode)
+    service = collaboration.service
+    properties = (
+        _properties("MessageProperties", message.message_properties) if message.message_properties else ""
+    )
+    payload_info = ""
     if message.payload_info:
-        payload_info = etree.SubElement(user, f"{_EB}PayloadInfo")
+        parts = []
         for part in message.payload_info:
-            part_element = etree.SubElement(payload_info, f"{_EB}PartInfo")
-            if part.href is not None:
-                part_element.set("href", part.href)
-            if part.part_properties:
-                _build_properties(part_element, "PartProperties", part.part_properties)
+            href = f' href="{attribute(part.href)}"' if part.href is not None else ""
+            inner = _properties("PartProperties", part.part_properties) if part.part_properties else ""
+            parts.append(f"<eb:PartInfo{href}>{inner}</eb:PartInfo>")
+        payload_info = f"<eb:PayloadInfo>{''.join(parts)}</eb:PayloadInfo>"
+    return (
+        f"<eb:UserMessage{mpc}>{_message_info(message.message_info)}"
+        f"<eb:PartyInfo>{_party('From', message.from_party)}{_party('To', message.to_party)}</eb:PartyInfo>"
+        f"<eb:CollaborationInfo>{agreement}{_element('Service', service.value, type=service.type)}"
+        f"{_element('Action', collaboration.action)}"
+        f"{_element('ConversationId', collaboration.conversation_id)}</eb:CollaborationInfo>"
+        f"{properties}{payload_info}</eb:UserMessage>"
+    )
 
 
-def _build_signal_message(
-    messaging: etree._Element, message: SignalMessage, receipt_content: Sequence[etree._Element]
-) -> None:
-    signal = etree.SubElement(messaging, f"{_EB}SignalMessage")
-    _build_message_info(signal, message.message_info)
+def _signal_message(message: SignalMessage) -> str:
     if message.receipt is not None:
-        receipt = etree.SubElement(signal, f"{_EB}Receipt")
-        for child in receipt_content:
-            receipt.append(child)
-        return
+        return f"<eb:SignalMessage>{_message_info(message.message_info)}<eb:Receipt/></eb:SignalMessage>"
+    errors = []
     for error in message.errors:
-        element = etree.SubElement(signal, f"{_EB}Error")
-        element.set("errorCode", error.code)
-        element.set("severity", str(error.severity))
-        element.set("category", error.category)
-        element.set("shortDescription", error.short_description)
-        if error.origin:
-            element.set("origin", error.origin)
-        if error.ref_to_message_id:
-            element.set("refToMessageInError", error.ref_to_message_id)
-        if error.detail:
-            _text(element, "ErrorDetail", error.detail)
+        attributes = {
+            "errorCode": error.code,
+            "severity": str(error.severity),
+            "category": error.category,
+            "shortDescription": error.short_description,
+            "origin": error.origin or None,
+            "refToMessageInError": error.ref_to_message_id or None,
+        }
+        given = "".join(f' {name}="{attribute(v)}"' for name, v in attributes.items() if v is not None)
+        detail = _element("ErrorDetail", error.detail) if error.detail else ""
+        errors.append(f"<eb:Error{given}>{detail}</eb:Error>")
+    return f"<eb:SignalMessage>{_message_info(message.message_info)}{''.join(errors)}</eb:SignalMessage>"
 
 
 # ---------------------------------------------------------------------------------- reading

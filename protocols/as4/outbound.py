@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,13 +84,23 @@ class OutboundMessage:
 
 
 def _signature_algorithms(pmode: PMode) -> SignatureAlgorithms:
-    return SignatureAlgorithms(pmode.security.signature_algorithm, pmode.security.digest_algorithm)
+    return _signature_choice(pmode.security.signature_algorithm, pmode.security.digest_algorithm)
 
 
 def _encryption_algorithms(pmode: PMode) -> EncryptionAlgorithms:
     security = pmode.security
-    return EncryptionAlgorithms(key_transport=security.key_transport, mgf=security.mgf,
-                                data_encryption=security.encryption_algorithm)  # fmt: skip
+    return _encryption_choice(security.key_transport, security.mgf, security.encryption_algorithm)
+
+
+# A P-Mode names a few algorithms; each choice is checked against the table once, not per message.
+@functools.lru_cache(maxsize=64)
+def _signature_choice(signature_method: str, digest_method: str) -> SignatureAlgorithms:
+    return SignatureAlgorithms(signature_method, digest_method)
+
+
+@functools.lru_cache(maxsize=64)
+def _encryption_choice(key_transport: str, mgf: str, data_encryption: str) -> EncryptionAlgorithms:
+    return EncryptionAlgorithms(key_transport=key_transport, mgf=mgf, data_encryption=data_encryption)
 
 
 def build_user_message(

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_ENCRYPTION",
     "DEFAULT_SIGNATURE",
     "DIGEST_METHODS",
+    "GCM_ONE_SHOT_BYTES",
     "KEY_TRANSPORTS",
     "MGF_METHODS",
     "SIGNATURE_METHODS",
@@ -68,6 +69,9 @@ DATA_ENCRYPTION_KEY_SIZES: dict[str, int] = {
     ns.ALG_AES128_GCM: 16,
     ns.ALG_AES256_GCM: 32,
 }
+
+# Parts up to this size are encrypted and decrypted in one call (AESGCM); larger ones stream.
+GCM_ONE_SHOT_BYTES = 1024 * 1024
 
 
 def _refuse(error: EbmsError, what: str, uri: str | None) -> EbmsException:

@@ -8,24 +8,28 @@ transported with RSA-OAEP (MGF1-SHA256 by default). Parts are encrypted streamin
 from __future__ import annotations
 
 import base64
+import functools
 import os
 from collections.abc import Sequence
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 
 from protocols.as4 import namespaces as ns
+from protocols.as4.markup import attribute, fragments
 from protocols.as4.payload import Attachment, SpoolFactory
 from protocols.as4.security.algorithms import (
     DEFAULT_ENCRYPTION,
+    GCM_ONE_SHOT_BYTES,
     EncryptionAlgorithms,
     data_key_size,
     oaep_padding,
 )
-from protocols.as4.security.header import new_id, qname, security
-from protocols.as4.security.tokens import binary_security_token, security_token_reference
+from protocols.as4.security.header import new_id, security
+from protocols.as4.security.tokens import binary_security_token_markup, security_token_reference_markup
 from protocols.as4.security.values import KEY_REFERENCES
 
 __all__ = ["ENCRYPTED_MIME_TYPE", "encrypt_attachments"]
@@ -38,47 +42,41 @@ def _invalid(detail: str) -> ValueError:
     return ValueError(f"cannot encrypt: {detail}")
 
 
-def _sub(parent: etree._Element, namespace: str, local: str, **attributes: str) -> etree._Element:
-    element = etree.SubElement(parent, qname(namespace, local))
-    for name, value in attributes.items():
-        element.set(name, value)
-    return element
-
-
 def _encrypt_part(attachment: Attachment, key: bytes, spool_factory: SpoolFactory) -> Attachment:
     iv = os.urandom(_IV_BYTES)
-    encryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
     spool = spool_factory()
     spool.write(iv)
-    for block in attachment.source.chunks():
-        spool.write(encryptor.update(block))
-    spool.write(encryptor.finalize() + encryptor.tag)
+    source = attachment.source
+    if source.size <= GCM_ONE_SHOT_BYTES:
+        spool.write(AESGCM(key).encrypt(iv, b"".join(source.chunks()), None))
+    else:
+        encryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
+        for block in source.chunks():
+            spool.write(encryptor.update(block))
+        spool.write(encryptor.finalize() + encryptor.tag)
     headers = tuple((name, value) for name, value in attachment.headers if name.lower() != "content-type")
     return Attachment(attachment.content_id, ENCRYPTED_MIME_TYPE, spool.finish(), headers)
 
 
-def _encrypted_data(attachment: Attachment, data_id: str, key_id: str, data_algorithm: str) -> etree._Element:
-    data = etree.Element(qname(ns.NS_XENC, "EncryptedData"), nsmap={"xenc": ns.NS_XENC})
-    data.set("Id", data_id)
-    data.set("MimeType", attachment.mime_type)
-    data.set("Type", ns.SWA_ATTACHMENT_CONTENT_ONLY)
-    _sub(data, ns.NS_XENC, "EncryptionMethod", Algorithm=data_algorithm)
-    key_info = etree.SubElement(data, qname(ns.NS_DS, "KeyInfo"), nsmap={"ds": ns.NS_DS})
-    reference = etree.SubElement(
-        key_info, qname(ns.NS_WSSE, "SecurityTokenReference"), nsmap={"wsse11": ns.NS_WSSE11}
+def _encrypted_data(attachment: Attachment, data_id: str, key_id: str, data_algorithm: str) -> str:
+    return (
+        f'<xenc:EncryptedData xmlns:xenc="{ns.NS_XENC}" Id="{data_id}" '
+        f'MimeType="{attribute(attachment.mime_type)}" Type="{ns.SWA_ATTACHMENT_CONTENT_ONLY}">'
+        f'<xenc:EncryptionMethod Algorithm="{data_algorithm}"/>'
+        f'<ds:KeyInfo xmlns:ds="{ns.NS_DS}">'
+        f'<wsse:SecurityTokenReference xmlns:wsse="{ns.NS_WSSE}" xmlns:wsse11="{ns.NS_WSSE11}" '
+        f'wsse11:TokenType="{ns.TOKEN_TYPE_ENCRYPTED_KEY}"><wsse:Reference URI="#{key_id}"/>'
+        "</wsse:SecurityTokenReference></ds:KeyInfo>"
+        f'<xenc:CipherData><xenc:CipherReference URI="{attribute("cid:" + attachment.content_id)}">'
+        f'<xenc:Transforms><ds:Transform xmlns:ds="{ns.NS_DS}" '
+        f'Algorithm="{ns.SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM}"/></xenc:Transforms>'
+        "</xenc:CipherReference></xenc:CipherData></xenc:EncryptedData>"
     )
-    reference.set(qname(ns.NS_WSSE11, "TokenType"), ns.TOKEN_TYPE_ENCRYPTED_KEY)
-    _sub(reference, ns.NS_WSSE, "Reference", URI=f"#{key_id}")
-    cipher_reference = _sub(
-        _sub(data, ns.NS_XENC, "CipherData"),
-        ns.NS_XENC,
-        "CipherReference",
-        URI=f"cid:{attachment.content_id}",
-    )
-    _sub(_sub(cipher_reference, ns.NS_XENC, "Transforms"), ns.NS_DS, "Transform").set(
-        "Algorithm", ns.SWA_ATTACHMENT_CIPHERTEXT_TRANSFORM
-    )
-    return data
+
+
+@functools.lru_cache(maxsize=64)
+def _oaep(algorithms: EncryptionAlgorithms) -> padding.OAEP:
+    return oaep_padding(algorithms.key_transport, algorithms.oaep_digest, algorithms.mgf)
 
 
 def encrypt_attachments(
@@ -105,40 +103,37 @@ def encrypt_attachments(
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise _invalid("the recipient certificate does not hold an RSA key")
     key = os.urandom(data_key_size(algorithms.data_encryption))
-    wrapped = public_key.encrypt(
-        key, oaep_padding(algorithms.key_transport, algorithms.oaep_digest, algorithms.mgf)
-    )
+    wrapped = public_key.encrypt(key, _oaep(algorithms))
 
+    # The token, the EncryptedKey and every EncryptedData are one template, parsed once.
     key_id = new_id("EK")
-    encrypted_key = etree.Element(qname(ns.NS_XENC, "EncryptedKey"), nsmap={"xenc": ns.NS_XENC})
-    encrypted_key.set("Id", key_id)
-    method = _sub(encrypted_key, ns.NS_XENC, "EncryptionMethod", Algorithm=algorithms.key_transport)
-    etree.SubElement(method, qname(ns.NS_DS, "DigestMethod"), nsmap={"ds": ns.NS_DS}).set(
-        "Algorithm", algorithms.oaep_digest
-    )
-    if algorithms.key_transport == ns.ALG_RSA_OAEP:
-        etree.SubElement(method, qname(ns.NS_XENC11, "MGF"), nsmap={"xenc11": ns.NS_XENC11}).set(
-            "Algorithm", algorithms.mgf
-        )
-    first: list[etree._Element] = []
-    token_id = None
+    data_ids = [new_id("ED") for _ in attachments]
+    token = token_id = None
     if key_reference == "bst":
-        token, token_id = binary_security_token(recipient)
-        first.append(token)
-    key_info = etree.SubElement(encrypted_key, qname(ns.NS_DS, "KeyInfo"), nsmap={"ds": ns.NS_DS})
-    key_info.append(security_token_reference(key_reference, recipient, token_id=token_id))
-    _sub(_sub(encrypted_key, ns.NS_XENC, "CipherData"), ns.NS_XENC, "CipherValue").text = base64.b64encode(
-        wrapped
-    ).decode("ascii")
-    reference_list = _sub(encrypted_key, ns.NS_XENC, "ReferenceList")
-    first.append(encrypted_key)
-
-    encrypted = []
-    for attachment in attachments:
-        data_id = new_id("ED")
-        _sub(reference_list, ns.NS_XENC, "DataReference", URI=f"#{data_id}")
-        first.append(_encrypted_data(attachment, data_id, key_id, algorithms.data_encryption))
-        encrypted.append(_encrypt_part(attachment, key, spool))
-    for position, element in enumerate(first):
+        token, token_id = binary_security_token_markup(recipient)
+    mgf = (
+        f'<xenc11:MGF xmlns:xenc11="{ns.NS_XENC11}" Algorithm="{algorithms.mgf}"/>'
+        if algorithms.key_transport == ns.ALG_RSA_OAEP
+        else ""
+    )
+    data_references = "".join(f'<xenc:DataReference URI="#{data_id}"/>' for data_id in data_ids)
+    encrypted_key = (
+        f'<xenc:EncryptedKey xmlns:xenc="{ns.NS_XENC}" Id="{key_id}">'
+        f'<xenc:EncryptionMethod Algorithm="{algorithms.key_transport}">'
+        f'<ds:DigestMethod xmlns:ds="{ns.NS_DS}" Algorithm="{algorithms.oaep_digest}"/>{mgf}'
+        f'</xenc:EncryptionMethod><ds:KeyInfo xmlns:ds="{ns.NS_DS}">'
+        f"{security_token_reference_markup(key_reference, recipient, token_id=token_id)}</ds:KeyInfo>"
+        f"<xenc:CipherData><xenc:CipherValue>{base64.b64encode(wrapped).decode('ascii')}"
+        "</xenc:CipherValue></xenc:CipherData><xenc:ReferenceList>"
+        f"{data_references}"
+        "</xenc:ReferenceList></xenc:EncryptedKey>"
+    )
+    markup = (token or "") + encrypted_key
+    markup += "".join(
+        _encrypted_data(attachment, data_id, key_id, algorithms.data_encryption)
+        for attachment, data_id in zip(attachments, data_ids, strict=True)
+    )
+    encrypted = tuple(_encrypt_part(attachment, key, spool) for attachment in attachments)
+    for position, element in enumerate(fragments(markup)):
         header_security.insert(position, element)
-    return tuple(encrypted)
+    return encrypted
