@@ -19,7 +19,7 @@ log = logging.getLogger("aswnode.service")
 
 # Components other helpers own, mounted by module name (NODE-CONTRACT.md).
 PARTNERS_WATCH_SECONDS = 2.0
-COMPONENTS = ("node.api", "node.ops_endpoints", "node.console", "node.lifecycle")
+COMPONENTS = ("node.api", "node.ops_endpoints", "node.console", "node.lifecycle", "node.housekeeping")
 
 
 def build_context(config: NodeConfig, reactor: Any, *, clock: Any = utc_now) -> NodeContext:
