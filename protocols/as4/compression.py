@@ -13,8 +13,14 @@ _GZIP = 16 + zlib.MAX_WBITS
 
 
 def compress(source: ByteSource, spool: Spool, *, level: int = 6) -> ByteSource:
-    """`source` gzip-compressed into `spool`, one chunk at a time."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, _GZIP)
+    """`source` gzip-compressed into `spool`, one chunk at a time.
+
+    The window is the smallest that holds the whole source (at most zlib's 32 KiB): a match
+    can reach no further back than the data, so the output is as small, and a small payload
+    does not pay for setting up the largest window. Any gzip reader takes any window size.
+    """
+    window_bits = min(zlib.MAX_WBITS, max(9, (source.size - 1).bit_length()))
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + window_bits)
     for block in source.chunks():
         out = compressor.compress(block)
         if out:

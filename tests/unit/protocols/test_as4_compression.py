@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 
 import pytest
 
@@ -17,6 +18,14 @@ def test_compressed_payload_is_standard_gzip_and_round_trips() -> None:
     packed = compress(InMemory(data), MemorySpool())
     assert gzip.decompress(read_all(packed, 1 << 30)) == data
     assert read_all(decompress(packed, MemorySpool(), max_bytes=len(data)), 1 << 30) == data
+
+
+@pytest.mark.parametrize("size", [0, 1, 511, 512, 513, 10_240, 16_385, 32_768, 32_769, 100_000])
+def test_a_small_payload_gets_a_small_window_and_output_as_small_as_the_full_window(size: int) -> None:
+    data = (os.urandom(size // 2) + b"<x/>" * size)[:size]
+    packed = read_all(compress(InMemory(data), MemorySpool()), 1 << 30)
+    assert gzip.decompress(packed) == data
+    assert len(packed) <= len(zlib.compress(data, 6, 16 + zlib.MAX_WBITS))
 
 
 def test_inflation_beyond_the_cap_is_decompression_failure_with_the_message_ref() -> None:
