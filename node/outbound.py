@@ -23,7 +23,7 @@ import json
 import logging
 import socket
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from node.inbound import SOAP_CONTENT_TYPE, Answer, inline_limit, protocol_limit
 from node.partners import Partner
 from node.pmodes import outbound_pmode
 from node.spooling import TempSpools
+from node.store.outbound_queue import ClaimedMessage
 from node.tls import ClientPolicy
 from protocols.as4.errors import EbmsError, EbmsException
 from protocols.as4.inbound import (
@@ -117,53 +118,6 @@ def _sent(message: Any) -> OutboundMessage:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Claimed:
-    pk: int
-    message_id: str
-    partner_id: str
-    attempts: int
-    wire_digest: str | None
-    wire_content_type: str | None
-    wire_bytes: bytes | None
-    signed_references: list[Any] | None
-    properties: dict[str, Any]
-    service: str
-    service_type: str | None
-    action: str
-    conversation_id: str | None
-    ref_to_message_id: str | None
-    agreement_ref: str | None
-    created_at: datetime
-    payloads: tuple[tuple[str, str, str | None, dict[str, Any]], ...]  # digest, mime, content id, props
-
-    @classmethod
-    def of(cls, m: Any) -> _Claimed:
-        return cls(
-            m.id,
-            m.message_id,
-            m.partner_id,
-            m.attempts,
-            m.wire_digest,
-            m.wire_content_type,
-            m.wire_bytes,
-            m.signed_references,
-            dict(m.properties or {}),
-            m.service,
-            m.service_type,
-            m.action,
-            m.conversation_id,
-            m.ref_to_message_id,
-            m.agreement_ref,
-            m.created_at,
-            tuple((p.blob_digest, p.mime_type, p.content_id, dict(p.properties or {})) for p in m.payloads),
-        )
-
-    @property
-    def message_id_for_log(self) -> str:
-        return self.message_id[:80]
-
-
 class _CappedBody(protocol.Protocol):
     def __init__(self, done: defer.Deferred[bytes], limit: int) -> None:
         self.done = done
@@ -203,6 +157,7 @@ class Sender:
         self._loop: task.LoopingCall | None = None
         self._in_flight: dict[int, defer.Deferred[Any]] = {}
         self._claiming = False
+        self._claim_again = False
         self._stopping = False
         self._agents: dict[str, tuple[Any, Agent]] = {}
         self._pool = HTTPConnectionPool(ctx.reactor, persistent=True)
@@ -252,49 +207,68 @@ class Sender:
     # -- the loop -------------------------------------------------------------------------------
 
     def tick(self) -> defer.Deferred[None] | None:
-        if self._claiming or self._stopping:
+        if self._stopping:
+            return None
+        if self._claiming:
+            self._claim_again = True  # a slot freed (or work came) while claiming: look again after
             return None
         free = self.concurrency - len(self._in_flight)
         if free <= 0:
             return None
         self._claiming = True
+        self._claim_again = False
         d = defer.ensureDeferred(self._claim(free))
         d.addErrback(lambda f: log.error("claiming failed: %s", f.getErrorMessage()))
 
         def done(_: Any) -> None:
             self._claiming = False
+            if self._claim_again and not self._stopping:
+                self.poke()
 
         d.addBoth(done)
         return None
 
     async def _claim(self, free: int) -> None:
-        from node.store.messages import claim_due
-
         now = self.ctx.clock()
-        claimed = await self.ctx.db.run(
-            lambda s: [
-                _Claimed.of(m)
-                for m in claim_due(
-                    s, claimer=self.claimer, now=now, lease=LEASE, limit=free, window=self.window
-                )
-            ]
-        )
+        claimed, standing = await self.ctx.db.run_grouped(self._claim_in, now, free)
         for message in claimed:
-            d = defer.ensureDeferred(self._send(message))
-            self._in_flight[message.pk] = d
+            refusal = self._lifecycle_refusal(message, *standing[message.partner_id])
+            d = defer.ensureDeferred(self._send(message, refusal))
+            self._in_flight[message.id] = d
 
-            def settled(result: Any, pk: int = message.pk, mid: str = message.message_id_for_log) -> None:
+            def settled(result: Any, pk: int = message.id, mid: str = message.message_id[:80]) -> None:
                 self._in_flight.pop(pk, None)
                 if isinstance(result, Failure):
                     log.error("sending %s crashed: %s", mid, result.getTraceback())
-                if claimed and not self._stopping:
+                if not self._stopping:
                     self.poke()
 
             d.addBoth(settled)
 
+    def _claim_in(
+        self, session: Session, now: datetime, free: int
+    ) -> tuple[list[ClaimedMessage], dict[str, tuple[str, str | None]]]:
+        """The claim, and in the same transaction each claimed partner's lifecycle state and incident hold."""
+        from node.lifecycle.gate import outbound_hold
+        from node.registry import partner_state
+        from node.store.messages import claim_due
+
+        claimed = claim_due(
+            session, claimer=self.claimer, now=now, lease=LEASE, limit=free, window=self.window
+        )
+        sandbox = self.ctx.config.is_sandbox
+        standing = {
+            partner_id: (
+                partner_state(session, partner_id, sandbox=sandbox),
+                outbound_hold(session, partner_id),
+            )
+            for partner_id in {m.partner_id for m in claimed}
+        }
+        return claimed, standing
+
     # -- one message ----------------------------------------------------------------------------
 
-    async def _send(self, message: _Claimed) -> None:
+    async def _send(self, message: ClaimedMessage, refusal: str | None) -> None:
         ctx = self.ctx
         partner = ctx.partners.by_id(message.partner_id)
         if partner is None:
@@ -306,7 +280,6 @@ class Sender:
         if partner is None:
             await self._settle_failed(message, "the partner is no longer in partners.yaml", None)
             return
-        refusal = await self._lifecycle_refusal(message)
         if refusal is not None:
             await self._hold(message, refusal)
             return
@@ -314,7 +287,7 @@ class Sender:
             try:
                 message = await threads.deferToThread(self._build, message, partner)
             except Exception as exc:  # a message that cannot be built never will be: fail it, say why
-                log.error("building %s failed: %s", message.message_id_for_log, exc)
+                log.error("building %s failed: %s", message.message_id[:80], exc)
                 await self._settle_failed(message, f"cannot build the AS4 message: {exc}", None)
                 return
             # Kept before the first attempt: every retry, also after a crash, sends these bytes.
@@ -354,32 +327,19 @@ class Sender:
         else:
             await self._settle_retry(message, partner, f"HTTP {status}: partner answered {text}", "error")
 
-    async def _lifecycle_refusal(self, message: _Claimed) -> str | None:
-        """Why the partner may not get this message now (suspended, not yet active), or None."""
-        from node.registry import partner_state
+    @staticmethod
+    def _lifecycle_refusal(message: ClaimedMessage, state: str, incident: str | None) -> str | None:
+        """Why the partner may not get this message now (suspended, not yet active, an incident), or None."""
+        from node.lifecycle import may_exchange
         from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
 
-        try:
-            from node.lifecycle import may_exchange
-        except ImportError:
-            return None
-        from node.lifecycle.gate import outbound_hold
-
-        sandbox = self.ctx.config.is_sandbox
-
-        def look_up(session: Session) -> tuple[str, str | None]:
-            return partner_state(session, message.partner_id, sandbox=sandbox), outbound_hold(
-                session, message.partner_id
-            )
-
-        state, incident = await self.ctx.db.read(look_up)
         if incident is not None:
             return incident
         test = message.service == TEST_SERVICE and message.action == TEST_ACTION
         refusal = may_exchange(state, test_message=test, direction="outbound")
         return None if refusal is None else str(refusal)
 
-    async def _hold(self, message: _Claimed, reason: str) -> None:
+    async def _hold(self, message: ClaimedMessage, reason: str) -> None:
         """Back in the queue, this attempt not counted: the partner's state, not the message, stops it."""
         from node.store.models import Message, MessageState
 
@@ -389,7 +349,7 @@ class Sender:
             now = ctx.clock()
             session.execute(
                 update(Message)
-                .where(Message.id == message.pk, Message.claimed_by == self.claimer)
+                .where(Message.id == message.id, Message.claimed_by == self.claimer)
                 .values(
                     state=MessageState.PENDING,
                     claimed_by=None,
@@ -402,9 +362,9 @@ class Sender:
             )
 
         await ctx.db.run_grouped(hold)
-        log.info("holding %s: %s", message.message_id_for_log, reason)
+        log.info("holding %s: %s", message.message_id[:80], reason)
 
-    def _build(self, message: _Claimed, partner: Partner) -> _Claimed:
+    def _build(self, message: ClaimedMessage, partner: Partner) -> ClaimedMessage:
         """Worker thread: build the AS4 message once, keep the wire bytes and what was signed."""
         ctx = self.ctx
         config = ctx.config
@@ -435,8 +395,9 @@ class Sender:
         spools = TempSpools(config.spool_dir)
         try:
             payloads = []
-            for index, (digest, mime_type, content_id, props) in enumerate(message.payloads):
-                source = ctx.blobs.source(digest)
+            for index, part in enumerate(message.payloads):
+                content_id, props = part.content_id, part.properties
+                source = ctx.blobs.source(part.blob_digest)
                 opened.append(source)
                 cid = (
                     content_id
@@ -448,7 +409,7 @@ class Sender:
                     for k, v in props.items()
                     if k not in ("MimeType", "CompressionType")
                 )
-                payloads.append(Payload(cid, mime_type, source, properties))
+                payloads.append(Payload(cid, part.mime_type, source, properties))
             built = build_user_message(
                 user_message,
                 payloads,
@@ -471,13 +432,13 @@ class Sender:
             signed_references=_references_to_json(built.signed_references),
         )
 
-    def _record_wire(self, session: Session, message: _Claimed) -> None:
+    def _record_wire(self, session: Session, message: ClaimedMessage) -> None:
         from node.store.messages import set_wire
 
         assert message.wire_digest is not None and message.wire_content_type is not None
         set_wire(
             session,
-            message.pk,
+            message.id,
             digest=message.wire_digest,
             content_type=message.wire_content_type,
             now=self.ctx.clock(),
@@ -504,7 +465,7 @@ class Sender:
         self._agents[partner.id] = (key, agent)
         return agent
 
-    async def _post(self, message: _Claimed, partner: Partner) -> tuple[int, str, bytes]:
+    async def _post(self, message: ClaimedMessage, partner: Partner) -> tuple[int, str, bytes]:
         assert message.wire_digest is not None
         ctx = self.ctx
         handle: Any = (
@@ -536,7 +497,7 @@ class Sender:
 
     # -- settling -------------------------------------------------------------------------------
 
-    async def _settle_delivered(self, message: _Claimed, receipt: bytes) -> None:
+    async def _settle_delivered(self, message: ClaimedMessage, receipt: bytes) -> None:
         ctx = self.ctx
         ref = await _keep_receipt(ctx, receipt, self.inline_limit)
 
@@ -546,7 +507,7 @@ class Sender:
             now = ctx.clock()
             if mark_delivered(
                 session,
-                message.pk,
+                message.id,
                 receipt_digest=ref.digest,
                 now=now,
                 receipt_content_type=SOAP_CONTENT_TYPE,
@@ -567,12 +528,12 @@ class Sender:
         await ctx.db.run_grouped(settle)
         log.info(
             "delivered %s to %s (attempt %d)",
-            message.message_id_for_log,
+            message.message_id[:80],
             message.partner_id,
             message.attempts,
         )
 
-    async def _settle_failed(self, message: _Claimed, error: str, receipt_status: str | None) -> None:
+    async def _settle_failed(self, message: ClaimedMessage, error: str, receipt_status: str | None) -> None:
         ctx = self.ctx
 
         def settle(session: Session) -> None:
@@ -580,7 +541,7 @@ class Sender:
 
             now = ctx.clock()
             if mark_failed(
-                session, message.pk, claimer=self.claimer, error=error, now=now, receipt_status=receipt_status
+                session, message.id, claimer=self.claimer, error=error, now=now, receipt_status=receipt_status
             ):
                 ctx.audit.append(
                     session,
@@ -595,10 +556,10 @@ class Sender:
                 )
 
         await ctx.db.run_grouped(settle)
-        log.warning("failed %s to %s: %s", message.message_id_for_log, message.partner_id, error)
+        log.warning("failed %s to %s: %s", message.message_id[:80], message.partner_id, error)
 
     async def _settle_retry(
-        self, message: _Claimed, partner: Partner, error: str, receipt_status: str | None
+        self, message: ClaimedMessage, partner: Partner, error: str, receipt_status: str | None
     ) -> None:
         try:
             pmode = outbound_pmode(
@@ -626,7 +587,7 @@ class Sender:
             now = ctx.clock()
             mark_retry(
                 session,
-                message.pk,
+                message.id,
                 claimer=self.claimer,
                 error=error,
                 next_attempt_at=now + timedelta(seconds=delay),
@@ -635,7 +596,7 @@ class Sender:
             )
 
         await ctx.db.run_grouped(settle)
-        log.info("retry %s in %.1fs: %s", message.message_id_for_log, delay, error)
+        log.info("retry %s in %.1fs: %s", message.message_id[:80], delay, error)
 
 
 def _plain_cid(cid: str) -> bool:

@@ -135,12 +135,21 @@ class ClientPolicy:
         client_cert_file: Path | None = None,
     ) -> None:
         self._tls_ca = tuple(tls_ca)
+        self._creators: dict[tuple[bytes, int], Any] = {}
         self._client: tssl.PrivateCertificate | None = None
         if self._tls_ca and client_key_file is not None and client_cert_file is not None:
             pem = client_cert_file.read_bytes() + b"\n" + client_key_file.read_bytes()
             self._client = tssl.PrivateCertificate.loadPEM(pem)
 
     def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
+        # Asked on every request, also one that reuses a pooled connection: one TLS context per
+        # endpoint, not one per request (building it loads the roots and the client key).
+        creator = self._creators.get((hostname, port))
+        if creator is None:
+            creator = self._creators[(hostname, port)] = self._creator(hostname, port)
+        return creator
+
+    def _creator(self, hostname: bytes, port: int) -> Any:
         if not self._tls_ca:
             return BrowserLikePolicyForHTTPS().creatorForNetloc(hostname, port)
         roots = tssl.trustRootFromCertificates(

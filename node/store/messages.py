@@ -18,6 +18,7 @@ from node.store.message_queries import (
     queue_depth,
 )
 from node.store.outbound_queue import (
+    ClaimedMessage,
     claim_due,
     create_outbound,
     mark_delivered,
@@ -31,6 +32,7 @@ from node.store.outbound_queue import (
 from node.store.payloads import NewPayload
 
 __all__ = [
+    "ClaimedMessage",
     "MessageFilter",
     "MessagePage",
     "NewPayload",

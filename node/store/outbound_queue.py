@@ -18,17 +18,20 @@ Each transition is one conditional UPDATE, so two nodes cannot both make it:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, func, or_, select, union_all, update
-from sqlalchemy.orm import Session, aliased, undefer
+from sqlalchemy.orm import Session
 
-from node.store.models import Direction, Message, MessageState
+from node.store.models import Direction, Message, MessageState, Payload
 from node.store.payloads import NewPayload, add_payloads
 
 __all__ = [
+    "ClaimedMessage",
+    "ClaimedPayload",
     "claim_due",
     "create_outbound",
     "mark_delivered",
@@ -124,42 +127,84 @@ def set_wire(
     )
 
 
-def _due(now: datetime) -> Any:
+_MESSAGES = Message.__table__
+_PAYLOADS = Payload.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedPayload:
+    """What the sender needs of one payload to build the message."""
+
+    blob_digest: str
+    mime_type: str
+    content_id: str | None
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """A message claimed for sending: the values the sender needs, read without the ORM (hot path)."""
+
+    id: int
+    message_id: str
+    partner_id: str
+    claimed_by: str
+    lease_until: datetime
+    attempts: int
+    service: str
+    service_type: str | None
+    action: str
+    conversation_id: str | None
+    ref_to_message_id: str | None
+    agreement_ref: str | None
+    properties: dict[str, Any]
+    created_at: datetime
+    wire_digest: str | None
+    wire_content_type: str | None
+    wire_bytes: bytes | None
+    signed_references: list[Any] | None
+    payloads: tuple[ClaimedPayload, ...]
+    state: str = MessageState.SENDING
+
+
+def _due(now: Any) -> Any:
+    t = _MESSAGES
     return and_(
-        Message.direction == Direction.OUTBOUND,
+        t.c.direction == Direction.OUTBOUND,
         or_(
             and_(
-                Message.state == MessageState.PENDING,
-                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+                t.c.state == MessageState.PENDING,
+                or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now),
             ),
             # A claim whose holder died (kill -9) or hung: its lease ran out.
-            and_(Message.state == MessageState.SENDING, Message.lease_until < now),
+            and_(t.c.state == MessageState.SENDING, t.c.lease_until < now),
         ),
     )
 
 
-def _due_ids(now: datetime) -> Any:
+def _due_ids(now: Any) -> Any:
     """The same rows as `_due`, as a union each part of which an index answers (SQLite would scan)."""
-    outbound_pending = (Message.direction == Direction.OUTBOUND, Message.state == MessageState.PENDING)
+    t = _MESSAGES
+    outbound_pending = (t.c.direction == Direction.OUTBOUND, t.c.state == MessageState.PENDING)
     return union_all(
-        select(Message.id).where(*outbound_pending, Message.next_attempt_at <= now),
-        select(Message.id).where(*outbound_pending, Message.next_attempt_at.is_(None)),
-        select(Message.id).where(Message.state == MessageState.SENDING, Message.lease_until < now),
+        select(t.c.id).where(*outbound_pending, t.c.next_attempt_at <= now),
+        select(t.c.id).where(*outbound_pending, t.c.next_attempt_at.is_(None)),
+        select(t.c.id).where(t.c.state == MessageState.SENDING, t.c.lease_until < now),
     )
 
 
-def _held_behind_a_retry(now: datetime) -> Any:
+def _held_behind_a_retry(now: Any) -> Any:
     """An older message to the same partner is waiting to be retried (or is being retried)."""
-    older = aliased(Message)
+    t, older = _MESSAGES, _MESSAGES.alias("older")
     return (
-        select(older.id)
+        select(older.c.id)
         .where(
-            older.partner_id == Message.partner_id,
-            older.direction == Direction.OUTBOUND,
-            older.id < Message.id,
+            older.c.partner_id == t.c.partner_id,
+            older.c.direction == Direction.OUTBOUND,
+            older.c.id < t.c.id,
             or_(
-                and_(older.state == MessageState.PENDING, older.attempts > 0),
-                and_(older.state == MessageState.SENDING, older.attempts > 1, older.lease_until >= now),
+                and_(older.c.state == MessageState.PENDING, older.c.attempts > 0),
+                and_(older.c.state == MessageState.SENDING, older.c.attempts > 1, older.c.lease_until >= now),
             ),
         )
         .exists()
@@ -168,16 +213,16 @@ def _held_behind_a_retry(now: datetime) -> Any:
 
 def _beyond_window(window_offset: Any) -> Any:
     """At least `window_offset + 1` older messages to the same partner are still queued or in flight."""
-    older = aliased(Message)
+    t, older = _MESSAGES, _MESSAGES.alias("older")
     return (
-        select(older.id)
+        select(older.c.id)
         .where(
-            older.partner_id == Message.partner_id,
-            older.direction == Direction.OUTBOUND,
-            older.state.in_((MessageState.PENDING, MessageState.SENDING)),
-            older.id < Message.id,
+            older.c.partner_id == t.c.partner_id,
+            older.c.direction == Direction.OUTBOUND,
+            older.c.state.in_((MessageState.PENDING, MessageState.SENDING)),
+            older.c.id < t.c.id,
         )
-        .order_by(older.id.desc())
+        .order_by(older.c.id.desc())
         .limit(1)
         .offset(window_offset)
         .exists()
@@ -194,7 +239,7 @@ def claim_due(
     partner_id: str | None = None,
     in_order: bool = True,
     window: int | None = None,
-) -> list[Message]:
+) -> list[ClaimedMessage]:
     """Claim up to `limit` due outbound messages, oldest first, for `lease`; each claim counts an attempt.
 
     PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent claimers (threads, nodes) never get the
@@ -208,6 +253,7 @@ def claim_due(
 
     `window`: per partner only messages among the first `window` of its queue (pending or
     sending, in order of submission) are claimed; 1 sends strictly one at a time, in order.
+    Three Core statements (select, update, payloads): the sender's hot path, no ORM objects.
     """
     if limit < 1:
         raise ValueError("claim at least one message")
@@ -219,35 +265,102 @@ def claim_due(
         params["partner_id"] = partner_id
     if window is not None:
         params["window_offset"] = window - 1
-    messages = list(session.scalars(query, params))
-    for message in messages:
-        message.state = MessageState.SENDING
-        message.claimed_by = claimer
-        message.lease_until = now + lease
-        message.attempts += 1
-        message.updated_at = now
-    session.flush()
-    return messages
+    rows = session.execute(query, params).all()
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    until = now + lease
+    session.execute(_CLAIM, {"ids": ids, "claimer_": claimer, "until_": until, "now_": now})
+    payloads: dict[int, list[ClaimedPayload]] = {pk: [] for pk in ids}
+    for p in session.execute(_CLAIMED_PAYLOADS, {"ids": ids}):
+        payloads[p.message_pk].append(
+            ClaimedPayload(p.blob_digest, p.mime_type, p.content_id, p.properties or {})
+        )
+    return [
+        ClaimedMessage(
+            id=row.id,
+            message_id=row.message_id,
+            partner_id=row.partner_id,
+            claimed_by=claimer,
+            lease_until=until,
+            attempts=row.attempts + 1,
+            service=row.service,
+            service_type=row.service_type,
+            action=row.action,
+            conversation_id=row.conversation_id,
+            ref_to_message_id=row.ref_to_message_id,
+            agreement_ref=row.agreement_ref,
+            properties=dict(row.properties or {}),
+            created_at=row.created_at,
+            wire_digest=row.wire_digest,
+            wire_content_type=row.wire_content_type,
+            wire_bytes=row.wire_bytes,
+            signed_references=row.signed_references,
+            payloads=tuple(payloads[row.id]),
+        )
+        for row in rows
+    ]
+
+
+_CLAIM = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        state=MessageState.SENDING,
+        claimed_by=bindparam("claimer_"),
+        lease_until=bindparam("until_"),
+        attempts=_MESSAGES.c.attempts + 1,
+        updated_at=bindparam("now_"),
+    )
+)
+_CLAIMED_PAYLOADS = (
+    select(
+        _PAYLOADS.c.message_pk,
+        _PAYLOADS.c.blob_digest,
+        _PAYLOADS.c.mime_type,
+        _PAYLOADS.c.content_id,
+        _PAYLOADS.c.properties,
+    )
+    .where(_PAYLOADS.c.message_pk.in_(bindparam("ids", expanding=True)))
+    .order_by(_PAYLOADS.c.message_pk, _PAYLOADS.c.position)
+)
 
 
 @lru_cache(maxsize=16)
 def _claim_query(by_partner: bool, in_order: bool, windowed: bool) -> Any:
     """The claim's SELECT, built once (building it costs more than running it); bound: now, limit, ..."""
-    now = bindparam("now", type_=Message.__table__.c.next_attempt_at.type)
+    t = _MESSAGES
+    now = bindparam("now", type_=t.c.next_attempt_at.type)
     # `_due` again on the row itself: PostgreSQL rechecks it on a row changed since the snapshot.
-    query = select(Message).where(Message.id.in_(_due_ids(now)), _due(now))
+    query = select(
+        t.c.id,
+        t.c.message_id,
+        t.c.partner_id,
+        t.c.attempts,
+        t.c.service,
+        t.c.service_type,
+        t.c.action,
+        t.c.conversation_id,
+        t.c.ref_to_message_id,
+        t.c.agreement_ref,
+        t.c.properties,
+        t.c.created_at,
+        t.c.wire_digest,
+        t.c.wire_content_type,
+        t.c.wire_bytes,
+        t.c.signed_references,
+    ).where(t.c.id.in_(_due_ids(now)), _due(now))
     if by_partner:
-        query = query.where(Message.partner_id == bindparam("partner_id"))
+        query = query.where(t.c.partner_id == bindparam("partner_id"))
     if in_order:
         query = query.where(~_held_behind_a_retry(now))
     if windowed:
         query = query.where(~_beyond_window(bindparam("window_offset", type_=Integer())))
-    query = (
-        query.order_by(Message.id)
+    return (
+        query.order_by(t.c.id)
         .limit(bindparam("limit", type_=Integer()))
-        .with_for_update(skip_locked=True, of=Message)
+        .with_for_update(skip_locked=True, of=t)
     )
-    return query.options(undefer(Message.wire_bytes)).execution_options(populate_existing=True)
 
 
 def renew_lease(session: Session, pk: int, *, claimer: str, until: datetime) -> bool:
