@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -59,6 +59,7 @@ __all__ = [
     "Procedure",
     "SuspensionCause",
     "TerminationReason",
+    "carried_results",
     "lifecycle_event_to_dict",
 ]
 
@@ -93,6 +94,33 @@ def _test_run(session: Session, run_id: int) -> ConntestRun:
     if run is None:
         raise LifecycleError(f"no test run {run_id}")
     return run
+
+
+def carried_results(
+    previous: ConnectionTestPlan, plan: ConnectionTestPlan, recorded: Iterable[CaseResult]
+) -> tuple[list[CaseResult], list[str]]:
+    """The results of `previous` that still hold for `plan`, and the ids of those that do not.
+
+    A result holds for a case of the new version that is the same case: same id, step, purpose,
+    steps, expected result and check. A result of a case that changed or left the plan proves
+    nothing about the new version: it is not carried (it stays in the runs of the version it was
+    run under, and the case shows `not_run` until it is run again). Each carried result names
+    the version it was run under in its evidence (`recorded_under_plan`), kept on later carries.
+    """
+    still = {case.id: case for case in plan.cases}
+    carried: list[CaseResult] = []
+    dropped: list[str] = []
+    for result in recorded:
+        try:
+            same = still.get(result.case_id) == previous.case(result.case_id)
+        except KeyError:
+            same = False
+        if not same:
+            dropped.append(result.case_id)
+            continue
+        evidence = {"recorded_under_plan": previous.digest, **result.evidence}
+        carried.append(replace(result, evidence=evidence))
+    return carried, dropped
 
 
 def lifecycle_event_to_dict(event: LifecycleEvent) -> dict[str, Any]:
@@ -306,14 +334,62 @@ class Procedure:
         return row, ConnectionTestPlan.from_dict(row.document)
 
     def add_case(self, session: Session, actor: str, partner_id: str, case: TestCase) -> ConnectionTestPlan:
-        """The operator adds a case: a new version of the current plan (plans are documents)."""
-        _, plan = self.current_plan(session, partner_id)
+        """The operator adds a case: a new version of the current plan (plans are documents).
+
+        The results already recorded carry over to the new version (see `carried_results`),
+        so the test goes on; only drawing up a new plan starts it again.
+        """
+        _, previous = self.current_plan(session, partner_id)
         try:
-            plan = plan.with_case(case)
+            plan = previous.with_case(case)
         except ValueError as exc:
             raise LifecycleError(f"partner {partner_id}: {exc}") from None
-        self._store_plan(session, actor, plan)
+        recorded = self.results(session, partner_id)
+        row = self._store_plan(session, actor, plan)
+        self._carry_results(session, actor, row, previous, plan, recorded)
         return plan
+
+    def _carry_results(
+        self,
+        session: Session,
+        actor: str,
+        row: ConntestPlan,
+        previous: ConnectionTestPlan,
+        plan: ConnectionTestPlan,
+        recorded: Iterable[CaseResult],
+    ) -> None:
+        """Copy the carried results into one finished run per step of the new version, audited."""
+        carried, dropped = carried_results(previous, plan, recorded)
+        now = self.clock()
+        for step in Step:
+            of_step = [r for r in carried if plan.case(r.case_id).step is step]
+            if not of_step:
+                continue
+            run = ConntestRun(
+                plan_id=row.id,
+                step=step.value,
+                status="finished",
+                started_by=actor,
+                started_at=now,
+                finished_at=now,
+            )
+            session.add(run)
+            session.flush()
+            for result in of_step:
+                self.record_result(session, run.id, result)
+        self._audit(
+            session,
+            actor,
+            "conntest.results.carry",
+            f"partner:{plan.partner_id}",
+            {
+                "from_plan_digest": previous.digest,
+                "plan_digest": plan.digest,
+                "cases": [r.case_id for r in carried],
+                "not_carried": dropped,
+            },
+        )
+        session.flush()
 
     # -- Art. 10.3 steps 2 and 4: runs ------------------------------------------------------
 

@@ -302,11 +302,6 @@ def test_an_operator_adds_a_case_to_the_test_plan(browser, make_node):
     assert _audited(nsw, "conntest.plan", after=head) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="node/lifecycle/service.py: add_case stores a new plan row and results() reads only that "
-    "row's runs, so every result already recorded is shown (and minuted) as not run",
-)
 def test_adding_a_case_keeps_the_results_already_recorded(browser, make_node):
     nsw = make_node("nsw-vn", environment="production")
     partner = make_node(PARTNER, operator=False)
