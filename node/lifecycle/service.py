@@ -39,6 +39,7 @@ from node.lifecycle.notices import issue_notice
 from node.lifecycle.reasons import SuspensionCause, TerminationReason
 from node.lifecycle.states import Environment, Event, IllegalTransition, State, transition
 from node.notify.render import NoticeKind
+from node.registry import PRODUCTION_STATE, SANDBOX_STATE
 from node.store.lifecycle_models import (
     Announcement,
     ConntestCaseResult,
@@ -174,16 +175,19 @@ class Procedure:
         raise LifecycleError(f"partners.yaml: no partner {partner_id!r} (aswnode partners add)")
 
     def _partner_row(self, session: Session, partner_id: str) -> Partner:
+        """The partner's row, locked; a partner with no row (added to partners.yaml by hand) gets one
+        in the state node.registry gives a missing row: active in a sandbox node, else registered."""
         row = session.get(Partner, partner_id, with_for_update=True)
         if row is None:
             config = self.partner_config(partner_id)
-            now = self.clock()
+            state = State(SANDBOX_STATE if self.config.is_sandbox else PRODUCTION_STATE)
             row = Partner(
                 id=config.id,
                 party_id=config.party_id,
                 party_id_type=config.party_id_type,
-                state=State.REGISTERED.value,
-                state_since=now,
+                state=state.value,
+                state_since=self.clock(),
+                state_reason=f"no lifecycle row: {state.value} by default in a {self.environment.value} node",
             )
             session.add(row)
             session.flush()
