@@ -13,7 +13,7 @@ from cryptography import x509
 from lxml import etree
 
 from protocols.as4 import compression
-from protocols.as4.envelope import build_envelope
+from protocols.as4.envelope import build_envelope, messaging_markup
 from protocols.as4.errors import EbmsException
 from protocols.as4.mime import build_multipart
 from protocols.as4.model import (
@@ -28,8 +28,9 @@ from protocols.as4.model import (
 from protocols.as4.namespaces import COMPRESSION_GZIP, SOAP12_MEDIA_TYPE
 from protocols.as4.payload import Attachment, ByteSource, InMemory, SpoolFactory
 from protocols.as4.pmode import PMode
-from protocols.as4.receipt import non_repudiation_information, receipt_of, user_message_copy
+from protocols.as4.receipt import non_repudiation_markup, receipt_of, user_message_copy
 from protocols.as4.security import (
+    DEFAULT_SIGNATURE,
     EncryptionAlgorithms,
     SignatureAlgorithms,
     SignedReference,
@@ -37,6 +38,9 @@ from protocols.as4.security import (
     encrypt_attachments,
     sign_envelope,
 )
+from protocols.as4.security.encryption import encryption_markup
+from protocols.as4.security.header import new_id
+from protocols.as4.wire import signed_envelope
 from protocols.as4.xml import parse_xml, serialize
 
 if TYPE_CHECKING:
@@ -141,6 +145,10 @@ def build_user_message(
             attachments.append(Attachment(payload.content_id, payload.mime_type, payload.source))
         parts.append(PartInfo(f"cid:{payload.content_id}", (*properties, *payload.properties)))
     message = dataclasses.replace(message, payload_info=tuple(parts))
+    if pmode.security.sign and body_payload is None:
+        return _signed_user_message(
+            message, attachments, pmode, signing, recipient_certificate, spool, boundary
+        )
     envelope = build_envelope(message, body=body_content)
     references: tuple[SignedReference, ...] = ()
     if pmode.security.sign:
@@ -171,6 +179,45 @@ def build_user_message(
     return OutboundMessage(message.message_id, content_type, body, references)
 
 
+def _signed_user_message(
+    message: UserMessage,
+    attachments: Sequence[Attachment],
+    pmode: PMode,
+    signing: SigningIdentity,
+    recipient_certificate: x509.Certificate | None,
+    spool: SpoolFactory,
+    boundary: str,
+) -> OutboundMessage:
+    """build_user_message written as text (`wire.signed_envelope`): signed, encrypted when asked."""
+    messaging_id = new_id("id-messaging")
+    wire: Sequence[Attachment] = attachments
+    encryption = ""
+    if pmode.security.encrypt and attachments:
+        assert recipient_certificate is not None
+        encryption, wire = encryption_markup(
+            attachments,
+            recipient_certificate,
+            algorithms=_encryption_algorithms(pmode),
+            key_reference=pmode.security.encryption_key_reference,
+            spool=spool,
+        )
+    root, references = signed_envelope(
+        messaging_markup(message, messaging_id=messaging_id),
+        messaging_id,
+        attachments,
+        signing,
+        algorithms=_signature_algorithms(pmode),
+        key_reference=pmode.security.signature_key_reference,
+        encryption=encryption,
+    )
+    if not wire:
+        return OutboundMessage(message.message_id, SOAP_CONTENT_TYPE, InMemory(root), references)
+    content_type, body = build_multipart(
+        root, wire, boundary=boundary, root_content_id=f"root.{boundary}@aswnode"
+    )
+    return OutboundMessage(message.message_id, content_type, body, references)
+
+
 def build_receipt(
     received: ReceivedUserMessage, *, signing: SigningIdentity, message_id: str, now: datetime
 ) -> OutboundMessage:
@@ -181,12 +228,20 @@ def build_receipt(
     """
     info = MessageInfo(message_id, now, ref_to_message_id=received.user_message.message_id)
     if received.signature is not None:
-        content = non_repudiation_information(received.envelope.root, received.signature)
-        receipt = receipt_of(received.signature.references)
-    else:
-        content = user_message_copy(received.envelope.root)
-        receipt = Receipt()
-    envelope = build_envelope(SignalMessage(info, receipt=receipt), receipt_content=(content,))
+        messaging_id = new_id("id-messaging")
+        signal = SignalMessage(info, receipt=receipt_of(received.signature.references))
+        nri = non_repudiation_markup(received.envelope.root, received.signature)
+        root, references = signed_envelope(
+            messaging_markup(signal, messaging_id=messaging_id, receipt_content=nri),
+            messaging_id,
+            (),
+            signing,
+            algorithms=DEFAULT_SIGNATURE,
+            key_reference="bst",
+        )
+        return OutboundMessage(message_id, SOAP_CONTENT_TYPE, InMemory(root), references)
+    content = user_message_copy(received.envelope.root)
+    envelope = build_envelope(SignalMessage(info, receipt=Receipt()), receipt_content=(content,))
     references = sign_envelope(envelope, (), signing)
     return OutboundMessage(message_id, SOAP_CONTENT_TYPE, InMemory(serialize(envelope)), references)
 

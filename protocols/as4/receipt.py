@@ -11,8 +11,15 @@ from protocols.as4.errors import EbmsError, EbmsException
 from protocols.as4.model import MessagePartReference, Receipt, SignalMessage
 from protocols.as4.namespaces import NS_DS, NS_EB, NS_EBBP, NS_WSSE
 from protocols.as4.security import SignedReference, VerifiedSignature
+from protocols.as4.security.canonical import exc_c14n
 
-__all__ = ["check_receipt", "non_repudiation_information", "receipt_of", "user_message_copy"]
+__all__ = [
+    "check_receipt",
+    "non_repudiation_information",
+    "non_repudiation_markup",
+    "receipt_of",
+    "user_message_copy",
+]
 
 _INVALID = EbmsError.INVALID_RECEIPT
 _DIGEST_METHOD = f"{{{NS_DS}}}DigestMethod"
@@ -29,24 +36,42 @@ def _signed_info_references(envelope: etree._Element) -> list[etree._Element]:
     return references
 
 
+def _verified_references(envelope: etree._Element, verified: VerifiedSignature) -> list[etree._Element]:
+    """The received ds:Reference elements of every verified reference, once each, in document order."""
+    wanted = {(r.uri, r.digest_method, "".join(r.digest_value.split())) for r in verified.references}
+    found: list[etree._Element] = []
+    copied: set[tuple[str, str, str]] = set()
+    for reference in _signed_info_references(envelope):
+        key = _reference_key(reference).key()
+        if key in wanted and key not in copied:
+            found.append(reference)
+            copied.add(key)
+    if copied != wanted:
+        raise ValueError("the verified references are not all in the envelope's SignedInfo")
+    return found
+
+
 def non_repudiation_information(envelope: etree._Element, verified: VerifiedSignature) -> etree._Element:
     """ebbp:NonRepudiationInformation with one MessagePartNRInformation per verified ds:Reference.
 
     Each ds:Reference is copied verbatim from the received SignedInfo (transforms included),
     as WSS4J-based MSHs and the eDelivery profile expect; the digests are the ones we checked.
     """
-    wanted = {(r.uri, r.digest_method, "".join(r.digest_value.split())) for r in verified.references}
     nri = etree.Element(f"{{{NS_EBBP}}}NonRepudiationInformation", nsmap={"ebbp": NS_EBBP, "ds": NS_DS})
-    copied: set[tuple[str, str, str]] = set()
-    for reference in _signed_info_references(envelope):
-        key = _reference_key(reference).key()
-        if key in wanted and key not in copied:
-            part = etree.SubElement(nri, f"{{{NS_EBBP}}}MessagePartNRInformation")
-            part.append(copy.deepcopy(reference))
-            copied.add(key)
-    if copied != wanted:
-        raise ValueError("the verified references are not all in the envelope's SignedInfo")
+    for reference in _verified_references(envelope, verified):
+        part = etree.SubElement(nri, f"{{{NS_EBBP}}}MessagePartNRInformation")
+        part.append(copy.deepcopy(reference))
     return nri
+
+
+def non_repudiation_markup(envelope: etree._Element, verified: VerifiedSignature) -> str:
+    """`non_repudiation_information` in its exclusive-c14n form: each ds:Reference canonicalised on
+    its own is what it becomes inside the receipt, which uses none of its namespace prefixes."""
+    parts = "".join(
+        f"<ebbp:MessagePartNRInformation>{exc_c14n(reference).decode('utf-8')}</ebbp:MessagePartNRInformation>"
+        for reference in _verified_references(envelope, verified)
+    )
+    return f'<ebbp:NonRepudiationInformation xmlns:ebbp="{NS_EBBP}">{parts}</ebbp:NonRepudiationInformation>'
 
 
 def user_message_copy(envelope: etree._Element) -> etree._Element:

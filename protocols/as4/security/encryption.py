@@ -32,7 +32,7 @@ from protocols.as4.security.header import new_id, security
 from protocols.as4.security.tokens import binary_security_token_markup, security_token_reference_markup
 from protocols.as4.security.values import KEY_REFERENCES
 
-__all__ = ["ENCRYPTED_MIME_TYPE", "encrypt_attachments"]
+__all__ = ["ENCRYPTED_MIME_TYPE", "encrypt_attachments", "encryption_markup"]
 
 ENCRYPTED_MIME_TYPE = "application/octet-stream"
 _IV_BYTES = 12
@@ -93,19 +93,36 @@ def encrypt_attachments(
     The EncryptedKey, its recipient BST (key_reference "bst") and the EncryptedData elements go
     first in wsse:Security, so a receiver decrypts before it verifies the signature that follows.
     """
+    markup, encrypted = encryption_markup(
+        attachments, recipient, algorithms=algorithms, key_reference=key_reference, spool=spool
+    )
+    header_security = security(envelope, _invalid, create=True)
+    assert header_security is not None
+    for position, element in enumerate(fragments(markup)):
+        header_security.insert(position, element)
+    return encrypted
+
+
+def encryption_markup(
+    attachments: Sequence[Attachment],
+    recipient: x509.Certificate,
+    *,
+    algorithms: EncryptionAlgorithms = DEFAULT_ENCRYPTION,
+    key_reference: str = "bst",
+    spool: SpoolFactory,
+) -> tuple[str, tuple[Attachment, ...]]:
+    """Every attachment encrypted for `recipient`, and the markup that goes first in wsse:Security:
+    the recipient's token (key_reference "bst"), the EncryptedKey and one EncryptedData per part."""
     if key_reference not in KEY_REFERENCES:
         raise _invalid(f"key reference must be one of {KEY_REFERENCES}, not {key_reference!r}")
     if not attachments:
         raise _invalid("no attachments to encrypt")
-    header_security = security(envelope, _invalid, create=True)
-    assert header_security is not None
     public_key = recipient.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise _invalid("the recipient certificate does not hold an RSA key")
     key = os.urandom(data_key_size(algorithms.data_encryption))
     wrapped = public_key.encrypt(key, _oaep(algorithms))
 
-    # The token, the EncryptedKey and every EncryptedData are one template, parsed once.
     key_id = new_id("EK")
     data_ids = [new_id("ED") for _ in attachments]
     token = token_id = None
@@ -134,6 +151,4 @@ def encrypt_attachments(
         for attachment, data_id in zip(attachments, data_ids, strict=True)
     )
     encrypted = tuple(_encrypt_part(attachment, key, spool) for attachment in attachments)
-    for position, element in enumerate(fragments(markup)):
-        header_security.insert(position, element)
-    return encrypted
+    return markup, encrypted
