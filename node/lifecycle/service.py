@@ -719,13 +719,33 @@ class Procedure:
         return session.scalars(query.order_by(Announcement.go_live_at).limit(1)).first()
 
     def withdraw(self, session: Session, actor: str, partner_id: str, reason: str) -> None:
+        """Withdraw the announced go-live before its time (back to `tested`); notified like the
+        announcement, to the same focal points, so nobody expects the exchange at that time."""
         self.apply(session, actor, partner_id, Event.WITHDRAW, reason=reason)
-        for announcement in session.scalars(
-            select(Announcement).where(
-                Announcement.partner_id == partner_id, Announcement.status == "scheduled"
-            )
-        ):
+        announcements = session.scalars(
+            select(Announcement)
+            .where(Announcement.partner_id == partner_id, Announcement.status == "scheduled")
+            .order_by(Announcement.go_live_at)
+        ).all()
+        for announcement in announcements:
             announcement.status = "withdrawn"
+        now = self.clock()
+        times = [announcement.go_live_at for announcement in announcements]
+        issue_notice(
+            session,
+            self.config,
+            NoticeKind.GOLIVE_WITHDRAWN,
+            now=now,
+            partner_id=partner_id,
+            facts={
+                "Withdrawn official connection time": times[0] if len(times) == 1 else times,
+                "Reason": reason,
+                "Withdrawn at": now,
+                "Official exchange": "does not start; a new time will be announced (Art. 10.4 step 1)",
+            },
+            effective_at=now,
+        )
+        session.flush()
 
     def activate_sandbox(self, session: Session, actor: str, partner_id: str, reason: str) -> None:
         """Sandbox only: make a partner active without the procedure (refused in production)."""

@@ -19,6 +19,7 @@ __all__ = ["NoticeKind", "RenderedNotice", "render_notice"]
 
 class NoticeKind(StrEnum):
     GOLIVE = "golive"
+    GOLIVE_WITHDRAWN = "golive_withdrawn"
     MAINTENANCE = "maintenance"
     FORCE_MAJEURE = "force_majeure"
     VIOLATION = "violation"
@@ -32,6 +33,7 @@ class NoticeKind(StrEnum):
 
 _ARTICLES = {
     NoticeKind.GOLIVE: "seed 000 Art. 10.4 step 1",
+    NoticeKind.GOLIVE_WITHDRAWN: "seed 000 Art. 10.4 step 1 (the announced time is withdrawn)",
     NoticeKind.MAINTENANCE: "seed 000 Art. 12 (notice at least 7 working days ahead)",
     NoticeKind.FORCE_MAJEURE: "seed 000 Art. 12 (force majeure: notified at once)",
     NoticeKind.VIOLATION: "seed 000 Art. 12 (suspension of one user: notice within 1 day)",
@@ -45,6 +47,7 @@ _ARTICLES = {
 
 _TITLES = {
     NoticeKind.GOLIVE: "Official connection announced",
+    NoticeKind.GOLIVE_WITHDRAWN: "Announced official connection withdrawn",
     NoticeKind.MAINTENANCE: "Planned suspension of all exchanges for maintenance",
     NoticeKind.FORCE_MAJEURE: "Suspension of exchanges: force majeure",
     NoticeKind.VIOLATION: "Suspension of your connection: violation of the usage rules",
@@ -68,7 +71,7 @@ def _text_value(value: object) -> str:
     if isinstance(value, datetime):
         return _when(value)
     if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value) if value else "none"
+        return ", ".join(_text_value(v) for v in value) if value else "none"
     return str(value)
 
 
