@@ -36,6 +36,7 @@ __all__ = [
     "GENESIS_HASH",
     "MIN_RETENTION_YEARS",
     "RETENTION_JOB",
+    "AppendedRecord",
     "AuditBreak",
     "AuditEntry",
     "AuditLog",
@@ -82,6 +83,23 @@ class AuditBreak:
 
     def __str__(self) -> str:
         return f"audit record {self.seq}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class AppendedRecord:
+    """A record as appended (the values inserted; `detail` as its stored canonical text)."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    form: str
+    request_digest: str | None
+    status: str | None
+    detail: str
+    prev_hash: str
+    hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +161,7 @@ def _timestamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def record_hash(record: AuditRecord) -> str:
+def record_hash(record: AuditRecord | AppendedRecord) -> str:
     """sha256 over the canonical JSON of every field but `hash` (the detail as its stored text)."""
     content = {
         "seq": record.seq,
@@ -185,7 +203,7 @@ class AuditLog:
         *,
         form: str,
         at: datetime | None = None,
-    ) -> AuditRecord:
+    ) -> AppendedRecord:
         """Add one record to the chain in `session`'s transaction (it commits or rolls back with it).
 
         actor: who asked, as `kind:identity` (`operator:alice`, `ministry:moit`, `partner:th-nsw`,
@@ -213,8 +231,10 @@ class AuditLog:
             "detail": _canonical(dict(detail or {})),
             "prev_hash": head_hash,
         }
-        record = AuditRecord(**values)
-        record.hash = values["hash"] = record_hash(record)
+        # Not an ORM object (building one costs more than the insert): the values as inserted.
+        unhashed = AppendedRecord(**values)
+        values["hash"] = record_hash(unhashed)
+        record = AppendedRecord(**values)
         # Core statements, not the ORM unit of work: appending is on every exchange's hot path. The
         # record handed back is not in the session (its values are those inserted).
         session.execute(_INSERT_RECORD, values)

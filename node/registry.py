@@ -193,7 +193,8 @@ def partner_state(session: Session, partner_id: str, *, sandbox: bool) -> str:
     """The lifecycle state of one partner; a partner with no row is active in a sandbox node."""
     from node.store.models import Partner
 
-    row = session.get(Partner, partner_id)
-    if row is None:
+    table = Partner.__table__
+    state = session.execute(select(table.c.state).where(table.c.id == partner_id)).scalar()
+    if state is None:
         return SANDBOX_STATE if sandbox else PRODUCTION_STATE
-    return row.state
+    return str(state)

@@ -247,7 +247,13 @@ class BlobStore:
 
     def _install(self, tmp: Path, ref: BlobRef) -> BlobRef:
         target = self.path(ref.digest)
-        if target.exists():
+        try:
+            # Already stored: touched, so the orphan sweep (node.store.blob_sweep) sees it as young
+            # and leaves it to the transaction about to reference it.
+            os.utime(target)
+        except FileNotFoundError:
+            pass
+        else:
             tmp.unlink(missing_ok=True)
             return ref
         self._ensure_dir(target.parent)

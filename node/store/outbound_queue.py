@@ -98,6 +98,55 @@ def create_outbound(
     return message
 
 
+_TABLE = Message.__table__
+_SET_WIRE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("pk"))
+    .values(
+        wire_digest=bindparam("digest_"),
+        wire_content_type=bindparam("content_type_"),
+        wire_bytes=bindparam("bytes_"),
+        signed_references=bindparam("references_", type_=_TABLE.c.signed_references.type),
+        updated_at=bindparam("now_", type_=_TABLE.c.updated_at.type),
+    )
+)
+# The partner answers again: its messages waiting for a retry are due at once (in order).
+_WAKE_RETRIES = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.partner_id
+        == select(_TABLE.c.partner_id).where(_TABLE.c.id == bindparam("pk")).scalar_subquery(),
+        _TABLE.c.direction == Direction.OUTBOUND,
+        _TABLE.c.state == MessageState.PENDING,
+        _TABLE.c.attempts > 0,
+        _TABLE.c.next_attempt_at > bindparam("now_", type_=_TABLE.c.updated_at.type),
+    )
+    .values(next_attempt_at=bindparam("now_", type_=_TABLE.c.updated_at.type))
+)
+_DELIVERED = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.id == bindparam("pk"),
+        _TABLE.c.direction == Direction.OUTBOUND,
+        _TABLE.c.state != MessageState.DELIVERED,
+    )
+    .values(
+        state=MessageState.DELIVERED,
+        receipt_digest=bindparam("digest_"),
+        receipt_bytes=bindparam("bytes_"),
+        receipt_content_type=bindparam("content_type_"),
+        receipt_status=bindparam("status_"),
+        claimed_by=None,
+        lease_until=None,
+        next_attempt_at=None,
+        last_error=None,
+        delivered_at=bindparam("now_", type_=_TABLE.c.updated_at.type),
+        sent_at=func.coalesce(_TABLE.c.sent_at, bindparam("now_", type_=_TABLE.c.updated_at.type)),
+        updated_at=bindparam("now_", type_=_TABLE.c.updated_at.type),
+    )
+)
+
+
 def set_wire(
     session: Session,
     pk: int,
@@ -113,17 +162,16 @@ def set_wire(
     `wire_bytes`: the bytes inline when small (else they are only in the blob store under `digest`);
     `signed_references`: what was signed, to check the receipt's non-repudiation information.
     """
-    table = Message.__table__
     session.execute(
-        update(table)
-        .where(table.c.id == pk)
-        .values(
-            wire_digest=digest,
-            wire_content_type=content_type,
-            wire_bytes=wire_bytes,
-            signed_references=signed_references,
-            updated_at=now,
-        )
+        _SET_WIRE,
+        {
+            "pk": pk,
+            "digest_": digest,
+            "content_type_": content_type,
+            "bytes_": wire_bytes,
+            "references_": signed_references,
+            "now_": now,
+        },
     )
 
 
@@ -310,7 +358,7 @@ _CLAIM = (
         claimed_by=bindparam("claimer_"),
         lease_until=bindparam("until_"),
         attempts=_MESSAGES.c.attempts + 1,
-        updated_at=bindparam("now_"),
+        updated_at=bindparam("now_", type_=_TABLE.c.updated_at.type),
     )
 )
 _CLAIMED_PAYLOADS = (
@@ -405,41 +453,18 @@ def mark_delivered(
     False if it was already delivered (the first receipt stays). The partner answers again, so
     its messages waiting for a retry are due at once (in order, see `claim_due`).
     """
-    table = Message.__table__
-    # Core statements on the table: no ORM bookkeeping on the sender's hot path.
-    partner = select(table.c.partner_id).where(table.c.id == pk).scalar_subquery()
-    session.execute(
-        update(table)
-        .where(
-            table.c.partner_id == partner,
-            table.c.direction == Direction.OUTBOUND,
-            table.c.state == MessageState.PENDING,
-            table.c.attempts > 0,
-            table.c.next_attempt_at > now,
-        )
-        .values(next_attempt_at=now)
-    )
+    # Prebuilt Core statements: no ORM bookkeeping, no statement building on the sender's hot path.
+    session.execute(_WAKE_RETRIES, {"pk": pk, "now_": now})
     result = session.execute(
-        update(table)
-        .where(
-            table.c.id == pk,
-            table.c.direction == Direction.OUTBOUND,
-            table.c.state != MessageState.DELIVERED,
-        )
-        .values(
-            state=MessageState.DELIVERED,
-            receipt_digest=receipt_digest,
-            receipt_bytes=receipt_bytes,
-            receipt_content_type=receipt_content_type,
-            receipt_status=receipt_status,
-            claimed_by=None,
-            lease_until=None,
-            next_attempt_at=None,
-            last_error=None,
-            delivered_at=now,
-            sent_at=func.coalesce(table.c.sent_at, now),
-            updated_at=now,
-        )
+        _DELIVERED,
+        {
+            "pk": pk,
+            "digest_": receipt_digest,
+            "bytes_": receipt_bytes,
+            "content_type_": receipt_content_type,
+            "status_": receipt_status,
+            "now_": now,
+        },
     )
     return bool(result.rowcount)
 
