@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -137,6 +138,8 @@ def _message_info(info: MessageInfo) -> str:
     )
 
 
+# A node sends to and from a handful of parties under a handful of agreements: their markup is kept.
+@functools.lru_cache(maxsize=1024)
 def _party(tag: str, party: Party) -> str:
     ids = "".join(_element("PartyId", party_id.value, type=party_id.type) for party_id in party.party_ids)
     return f"<eb:{tag}>{ids}{_element('Role', party.role)}</eb:{tag}>"
@@ -149,12 +152,6 @@ def _properties(tag: str, properties: Sequence[Property]) -> str:
 
 def _user_message(message: UserMessage) -> str:
     mpc = f' mpc="{attribute(message.mpc)}"' if message.mpc != DEFAULT_MPC else ""
-    collaboration = message.collaboration_info
-    agreement = ""
-    if collaboration.agreement_ref is not None:
-        ref = collaboration.agreement_ref
-        agreement = _element("AgreementRef", ref.value, type=ref.type, pmode=ref.pmode)
-    service = collaboration.service
     properties = (
         _properties("MessageProperties", message.message_properties) if message.message_properties else ""
     )
@@ -169,11 +166,24 @@ def _user_message(message: UserMessage) -> str:
     return (
         f"<eb:UserMessage{mpc}>{_message_info(message.message_info)}"
         f"<eb:PartyInfo>{_party('From', message.from_party)}{_party('To', message.to_party)}</eb:PartyInfo>"
-        f"<eb:CollaborationInfo>{agreement}{_element('Service', service.value, type=service.type)}"
-        f"{_element('Action', collaboration.action)}"
-        f"{_element('ConversationId', collaboration.conversation_id)}</eb:CollaborationInfo>"
-        f"{properties}{payload_info}</eb:UserMessage>"
+        f"{_collaboration(message.collaboration_info)}{properties}{payload_info}</eb:UserMessage>"
     )
+
+
+def _collaboration(collaboration: CollaborationInfo) -> str:
+    head = _agreement_service_action(collaboration.agreement_ref, collaboration.service, collaboration.action)
+    conversation = _element("ConversationId", collaboration.conversation_id)
+    return f"<eb:CollaborationInfo>{head}{conversation}</eb:CollaborationInfo>"
+
+
+@functools.lru_cache(maxsize=1024)
+def _agreement_service_action(agreement_ref: AgreementRef | None, service: Service, action: str) -> str:
+    agreement = ""
+    if agreement_ref is not None:
+        agreement = _element(
+            "AgreementRef", agreement_ref.value, type=agreement_ref.type, pmode=agreement_ref.pmode
+        )
+    return f"{agreement}{_element('Service', service.value, type=service.type)}{_element('Action', action)}"
 
 
 def _signal_message(message: SignalMessage, receipt_content: str) -> str:
