@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from node.config import PARTNERS_FILE, ConfigError, NodeConfig, PartnerConfig, parse_partner, read_yaml
@@ -189,12 +190,18 @@ def partner_states(config: NodeConfig) -> dict[str, str]:
         db.close()
 
 
-def partner_state(session: Session, partner_id: str, *, sandbox: bool) -> str:
-    """The lifecycle state of one partner; a partner with no row is active in a sandbox node."""
+@lru_cache(maxsize=1)
+def _state_query() -> Any:
+    """Built once: the sender asks on every claim."""
     from node.store.models import Partner
 
     table = Partner.__table__
-    state = session.execute(select(table.c.state).where(table.c.id == partner_id)).scalar()
+    return select(table.c.state).where(table.c.id == bindparam("partner_id"))
+
+
+def partner_state(session: Session, partner_id: str, *, sandbox: bool) -> str:
+    """The lifecycle state of one partner; a partner with no row is active in a sandbox node."""
+    state = session.execute(_state_query(), {"partner_id": partner_id}).scalar()
     if state is None:
         return SANDBOX_STATE if sandbox else PRODUCTION_STATE
     return str(state)

@@ -447,14 +447,17 @@ def mark_delivered(
     receipt_content_type: str | None = None,
     receipt_status: str = "valid",
     receipt_bytes: bytes | None = None,
+    wake_retries: bool = True,
 ) -> bool:
     """A verified receipt closes the message from any state (also a late receipt after `failed`).
 
     False if it was already delivered (the first receipt stays). The partner answers again, so
-    its messages waiting for a retry are due at once (in order, see `claim_due`).
+    its messages waiting for a retry are due at once (in order, see `claim_due`); a caller that
+    knows none waits may skip that (`wake_retries=False`): they would go out at their time anyway.
     """
     # Prebuilt Core statements: no ORM bookkeeping, no statement building on the sender's hot path.
-    session.execute(_WAKE_RETRIES, {"pk": pk, "now_": now})
+    if wake_retries:
+        session.execute(_WAKE_RETRIES, {"pk": pk, "now_": now})
     result = session.execute(
         _DELIVERED,
         {
