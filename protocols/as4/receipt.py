@@ -67,9 +67,15 @@ def non_repudiation_information(envelope: etree._Element, verified: VerifiedSign
 def non_repudiation_markup(envelope: etree._Element, verified: VerifiedSignature) -> str:
     """`non_repudiation_information` in its exclusive-c14n form: each ds:Reference canonicalised on
     its own is what it becomes inside the receipt, which uses none of its namespace prefixes."""
+    elements = verified.reference_elements
+    if len(elements) != len(verified.references) or not all(
+        isinstance(element, etree._Element) and element.getroottree().getroot() is envelope
+        for element in elements
+    ):
+        elements = tuple(_verified_references(envelope, verified))
     parts = "".join(
         f"<ebbp:MessagePartNRInformation>{exc_c14n(reference).decode('utf-8')}</ebbp:MessagePartNRInformation>"
-        for reference in _verified_references(envelope, verified)
+        for reference in elements
     )
     return f'<ebbp:NonRepudiationInformation xmlns:ebbp="{NS_EBBP}">{parts}</ebbp:NonRepudiationInformation>'
 

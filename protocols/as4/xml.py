@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 
 from lxml import etree
 
@@ -29,7 +30,18 @@ DEFAULT_MAX_NODES = 4_000_000
 _ASCII_MARKUP_ENCODINGS = frozenset({"UTF-8", "US-ASCII", "ASCII", "ISO-8859-1"})
 
 
+_local = threading.local()
+
+
 def _parser() -> etree.XMLParser:
+    # One parser per thread, reused: setting up a parser costs more than parsing a small document.
+    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = _new_parser()
+    return parser
+
+
+def _new_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,

@@ -45,7 +45,8 @@ def _fail(detail: str) -> EbmsException:
 
 
 def _child(parent: etree._Element, namespace: str, local: str) -> etree._Element | None:
-    found = [child for child in parent if child.tag == qname(namespace, local)]
+    tag = qname(namespace, local)
+    found = [child for child in parent if child.tag == tag]
     if len(found) > 1:
         raise _fail(f"more than one {local} in {etree.QName(parent).localname}")
     return found[0] if found else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -64,3 +64,5 @@ class VerifiedSignature:
     certificate: x509.Certificate
     references: tuple[SignedReference, ...]
     signature_method: str
+    # The ds:Reference elements verified, in the same order (the receipt repeats them).
+    reference_elements: tuple[object, ...] = field(default=(), repr=False, compare=False)

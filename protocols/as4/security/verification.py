@@ -94,8 +94,14 @@ def find_signing_certificate(
     return next((certificate for certificate in candidates if matches(reference, certificate)), None)
 
 
+_INCLUSIVE_NAMESPACES = qname(ns.ALG_C14N_EXCL, "InclusiveNamespaces")
+_SIGNED_INFO_CHILDREN = frozenset(
+    qname(ns.NS_DS, n) for n in ("CanonicalizationMethod", "SignatureMethod", "Reference")
+)
+
+
 def _inclusive_prefixes(holder: etree._Element) -> tuple[str, ...]:
-    found = [child for child in holder if child.tag == qname(ns.ALG_C14N_EXCL, "InclusiveNamespaces")]
+    found = [child for child in holder if child.tag == _INCLUSIVE_NAMESPACES]
     if not found:
         return ()
     if len(found) > 1:
@@ -203,9 +209,8 @@ def _read_reference(
 
 def _read_signed_info(signed_info: etree._Element) -> tuple[str, tuple[str, ...]]:
     """The signature method and the InclusiveNamespaces prefixes of the SignedInfo canonicalisation."""
-    allowed = {qname(ns.NS_DS, n) for n in ("CanonicalizationMethod", "SignatureMethod", "Reference")}
     for child in signed_info:
-        if isinstance(child.tag, str) and child.tag not in allowed:
+        if isinstance(child.tag, str) and child.tag not in _SIGNED_INFO_CHILDREN:
             raise _fail(f"unexpected {child.tag} in SignedInfo")
     c14n_method = _only_algorithm(signed_info, "CanonicalizationMethod")
     if c14n_method.get("Algorithm") != ns.ALG_C14N_EXCL:
@@ -243,7 +248,8 @@ def verify_envelope(
     signature_method, prefixes = _read_signed_info(signed_info)
     by_cid = {attachment.content_id: attachment for attachment in attachments}
     checks: dict[str, _Check] = {}
-    for reference in _ds_children(signed_info, "Reference"):
+    elements = _ds_children(signed_info, "Reference")
+    for reference in elements:
         part, check = _read_reference(reference, ids, parts, by_cid)
         if part in checks:
             raise _fail(f"{part} is covered by more than one reference ({check.reference.uri})")
@@ -274,4 +280,6 @@ def verify_envelope(
             )
         if not hmac.compare_digest(computed, check.declared):
             raise _fail(f"digest mismatch for {check.reference.uri}")
-    return VerifiedSignature(signer, tuple(check.reference for check in checks.values()), signature_method)
+    return VerifiedSignature(
+        signer, tuple(check.reference for check in checks.values()), signature_method, tuple(elements)
+    )
