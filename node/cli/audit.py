@@ -10,9 +10,7 @@ from typing import Any
 
 import click
 
-from node.cli import OperatorError
-from node.config import ConfigError
-from node.nodedir import open_node
+from node.cli._node import opened_node
 
 __all__ = ["register"]
 
@@ -20,15 +18,8 @@ __all__ = ["register"]
 @contextmanager
 def _read_session(directory: Path) -> Iterator[Any]:
     """A read session on DIR's database, the node closed after; a bad DIR is one operator line."""
-    try:
-        node = open_node(directory)
-    except ConfigError as exc:
-        raise OperatorError(str(exc)) from None
-    try:
-        with node.db.read_session() as session:
-            yield session
-    finally:
-        node.close()
+    with opened_node(directory) as node, node.db.read_session() as session:
+        yield session
 
 
 @click.group("audit")

@@ -8,9 +8,7 @@ from typing import Any
 
 import click
 
-from node.cli import OperatorError
-from node.config import ConfigError
-from node.nodedir import open_node
+from node.cli._node import opened_node
 
 __all__ = ["register"]
 
@@ -48,17 +46,10 @@ def messages_command(
     """List messages: id, direction, partner, service, action, state, attempts, receipt status, times."""
     from node.store.messages import MessageFilter, list_messages
 
-    try:
-        node = open_node(directory)
-    except ConfigError as exc:
-        raise OperatorError(str(exc)) from None
-    try:
-        with node.db.read_session() as session:
-            criteria = MessageFilter(states=(state,) if state else (), partner_id=partner)
-            page = list_messages(session, criteria, limit=limit)
-            rows = [_row(m) for m in page.items]
-    finally:
-        node.close()
+    with opened_node(directory) as node, node.db.read_session() as session:
+        criteria = MessageFilter(states=(state,) if state else (), partner_id=partner)
+        page = list_messages(session, criteria, limit=limit)
+        rows = [_row(m) for m in page.items]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from node.cli import OperatorError
-from node.config import ConfigError
-from node.nodedir import open_node
+from node.cli._node import opened_node
 
 __all__ = ["register"]
 
@@ -26,11 +25,7 @@ def payload_command(directory: Path, message_id: str, out: Path, part: int, dire
     from node.store.blobs import BlobMissing
     from node.store.messages import find_message
 
-    try:
-        node = open_node(directory)
-    except ConfigError as exc:
-        raise OperatorError(str(exc)) from None
-    try:
+    with opened_node(directory) as node:
         with node.db.read_session() as session:
             message = find_message(session, message_id, direction=direction)
             if message is None:
@@ -50,8 +45,6 @@ def payload_command(directory: Path, message_id: str, out: Path, part: int, dire
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise OperatorError(f"{out}: {exc.strerror}") from None
-    finally:
-        node.close()
     click.echo(
         json.dumps(
             {"message_id": message_id, "out": str(out), "mime_type": chosen.mime_type, "size": chosen.size}

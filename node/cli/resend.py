@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from node.cli import OperatorError
-from node.config import ConfigError
-from node.nodedir import open_node
+from node.cli._node import opened_node
 
 __all__ = ["register"]
 
@@ -23,11 +22,7 @@ def resend_command(directory: Path, message_id: str) -> None:
     from node.audit import AuditLog
     from node.store.messages import find_message, resend
 
-    try:
-        node = open_node(directory)
-    except ConfigError as exc:
-        raise OperatorError(str(exc)) from None
-    try:
+    with opened_node(directory) as node:
         now = datetime.now(UTC)
         with node.db.session() as session:
             message = find_message(session, message_id, direction="outbound")
@@ -49,8 +44,6 @@ def resend_command(directory: Path, message_id: str) -> None:
                 form="cli",
                 at=now,
             )
-    finally:
-        node.close()
     click.echo(json.dumps({"message_id": message_id, "state": "pending"}))
 
 
