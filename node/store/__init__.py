@@ -54,7 +54,7 @@ node.store.messages  (s = session; re-exports node.store.outbound_queue, inbound
                   receipt_digest=None, audit: AuditLog | None = None) -> Message (state received)
     insert_inbound(s, **the same) -> int    # Core INSERTs, the receiver's hot path; returns Message.id
         # wire_bytes=, receipt_bytes=: small wire messages and receipts live in the row (blobs.INLINE_LIMIT)
-    db.run_grouped(fn, *args)  # group commit: concurrent callers share one COMMIT, each in a SAVEPOINT
+    db.run_grouped(fn, *args)  # group commit: callers share one COMMIT, a failed one retried alone
     set_receipt(s, pk, *, digest, content_type, now)
     get_message(s, pk), find_message(s, message_id, *, direction=None, partner_id=None)
     list_messages(s, MessageFilter(states=(), direction, partner_id, document_type, ministry,

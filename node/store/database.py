@@ -164,10 +164,11 @@ class Database:
     def run_grouped(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
         """Like `run`, but callers that queue up while a commit is under way share the next transaction.
 
-        Group commit: one COMMIT (one fsync) for many small writes. Each fn runs in its own
-        SAVEPOINT, so one that raises (e.g. IntegrityError on a duplicate key) is rolled back alone
-        and its Deferred fails with that error; the others commit. Every Deferred fires only after
-        the shared COMMIT, so what a caller answers on is on disk. Call from the reactor thread.
+        Group commit: one COMMIT (one fsync) for many small writes. If one fn raises (e.g.
+        IntegrityError on a duplicate key), the shared transaction is rolled back and each fn runs
+        again in a transaction of its own, so only that one's Deferred fails; fns must therefore
+        do nothing but database work in their session. Every Deferred fires only after its
+        COMMIT, so what a caller answers on is on disk. Call from the reactor thread.
         """
         d: Deferred[T] = Deferred()
         self._group.append((fn, args, d))
@@ -203,20 +204,21 @@ class Database:
         done.addCallbacks(settle, failed).addBoth(next_group)
 
     def _commit_group(self, batch: list[tuple[Callable[..., Any], tuple[Any, ...], Any]]) -> list[Any]:
+        try:
+            with self.session() as session:
+                return [fn(session, *args) for fn, args, _d in batch]
+        except Exception as exc:
+            if len(batch) == 1:
+                return [exc]
+        # One of them failed (e.g. IntegrityError on a duplicate key: rare) and took the shared
+        # transaction with it: each again in its own, so only the one that fails fails.
         outcome: list[Any] = []
-        with self.session() as session:
-            for fn, args, _d in batch:
-                if len(batch) == 1:
+        for fn, args, _d in batch:
+            try:
+                with self.session() as session:
                     outcome.append(fn(session, *args))
-                    continue
-                try:
-                    # Rolls back to the savepoint (also after a failed flush) and re-raises.
-                    with session.begin_nested():
-                        result = fn(session, *args)
-                except Exception as exc:
-                    outcome.append(exc)
-                else:
-                    outcome.append(result)
+            except Exception as exc:
+                outcome.append(exc)
         return outcome
 
     def read(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
