@@ -1,6 +1,7 @@
 """In a real browser, the procedure actions the walkthrough does not take, each checked on the page,
 in the node's state (`aswnode` CLI) and in its audit chain: withdrawing an announced go-live, activating
-a partner directly in a sandbox node (refused in production), and adding a case to the test plan.
+a partner under test directly in a node switched to sandbox (refused in production), and adding a case
+to the test plan.
 
 The steps before each action are taken with the CLI, as an operator may; screenshots of the states the
 actions lead to go to tests/output/screenshots.
@@ -190,11 +191,24 @@ def test_an_operator_withdraws_an_announced_go_live(browser, make_node):
     assert _audited(nsw, "partner.activate_sandbox") == []
 
 
+def _switch_to_sandbox(node: NodeProcess) -> None:
+    """Stop the node and turn its node.yaml `environment` to sandbox (a test bed reused for trials)."""
+    node.stop()
+    path = node.directory / "node.yaml"
+    text = path.read_text()
+    assert "environment: production\n" in text, text
+    path.write_text(text.replace("environment: production\n", "environment: sandbox\n"))
+
+
 def test_a_sandbox_operator_activates_a_partner_under_test(browser, make_node):
-    nsw = make_node("nsw-vn", environment="sandbox")
+    """A node switched from production to sandbox keeps its partners mid-procedure; there the
+    operator may activate one directly (a hand-added sandbox partner is active already)."""
+    nsw = make_node("nsw-vn", environment="production")
     partner = make_node(PARTNER, operator=False)
-    _hand_add(nsw, partner)
-    _plan(nsw)  # a sandbox partner may go through the procedure: it is testing now
+    _register(nsw, partner)
+    _plan(nsw)  # in production the partner goes through the procedure: it is testing now
+    assert _cli_state(nsw) == "testing"
+    _switch_to_sandbox(nsw)
     assert _cli_state(nsw) == "testing"
     nsw.start()
     head = _head(nsw)
