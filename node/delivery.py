@@ -1,7 +1,9 @@
 """Inbound delivery to ministries: route received documents, push them by signed webhook, serve pull.
 
 Received business messages are routed to the ministries that handle their document
-type (or a configured service/action route) as `deliveries` rows. A ministry with a
+type (or a configured service/action route) as `deliveries` rows: in the transaction that
+stores them (node.inbound, `route_on_arrival`), or by the sweep (`route_received`) for a
+business answer and anything stored unrouted. A ministry with a
 webhook gets each one POSTed, signed (`X-ASW-Signature`, node.api.signature), and
 retried with exponential backoff until it answers 2xx; the schedule lives in the
 database, so a restart loses nothing. Every ministry can also pull its inbox
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from twisted.internet import defer, task, threads
 from twisted.logger import Logger
@@ -27,6 +29,7 @@ from twisted.python.failure import Failure
 
 from node.api.ministries import Ministry, MinistryRegistry
 from node.api.signature import SIGNATURE_HEADER, sign
+from node.collaborations import Collaborations
 from node.context import NodeContext
 from node.store.models import Delivery, DeliveryState, Direction, Message, MessageState, Submission
 from node.submissions import ANSWER_STATUS_OF, answer_to_json, document_type_for, profile_for
@@ -36,15 +39,19 @@ __all__ = [
     "DOCUMENT_EVENT",
     "INLINE_PAYLOAD_LIMIT",
     "NOT_ROUTED",
+    "ArrivalRoute",
     "DeliveryService",
     "Retry",
     "describe",
+    "record_arrival_route",
+    "route_on_arrival",
     "route_received",
     "summary",
 ]
 
 _log = Logger()
 NOT_ROUTED = "-"  # messages.ministry for a received message no ministry handles (or a test message)
+DELIVERY_EXTRA = "node.delivery"  # NodeContext.extras: the node's DeliveryService (node.api.attach)
 INLINE_PAYLOAD_LIMIT = 16 * 1024 * 1024
 ROUTE_BATCH = 200
 DOCUMENT_EVENT = "document.received"  # a certificate or raw document for the ministry
@@ -54,6 +61,7 @@ ANSWER_EVENT = "answer.received"  # the partner's business answer to one of the 
 SEQUENCE_MARGIN = 1000
 FULL_SWEEP_EVERY = 300
 MAX_TREATY_BYTES = 64 * 1024 * 1024
+_INSERT_DELIVERY = insert(Delivery.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +96,100 @@ def _is_test(message: Message) -> bool:
     from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
 
     return bool(message.is_test) or (message.service == TEST_SERVICE and message.action == TEST_ACTION)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalRoute:
+    """Where a received message goes, decided as it is stored: its document type and its ministries."""
+
+    document_type: str
+    receivers: tuple[Ministry, ...]
+
+    @property
+    def ministry(self) -> str:
+        """messages.ministry: the first receiver, or NOT_ROUTED."""
+        return self.receivers[0].id if self.receivers else NOT_ROUTED
+
+
+def route_on_arrival(
+    ctx: NodeContext, collaborations: Collaborations, service: str, action: str
+) -> ArrivalRoute | None:
+    """The route of a business message being stored, or None to leave it to the sweep (route_received).
+
+    The sweep keeps what needs more than the (service, action): a business answer, whose payload
+    says which submission it answers. A node without a delivery service routes nothing.
+    """
+    delivery = ctx.extras.get(DELIVERY_EXTRA)
+    if delivery is None:
+        return None
+    document_type = document_type_for(service, action, collaborations) or "raw"
+    if document_type == "answer":
+        return None
+    return ArrivalRoute(document_type, delivery.ministries.receivers(document_type, service, action))
+
+
+def record_arrival_route(
+    session: Session,
+    ctx: NodeContext,
+    route: ArrivalRoute,
+    *,
+    message_pk: int,
+    message_id: str,
+    partner_id: str,
+    now: datetime,
+) -> None:
+    """The deliveries and the `delivery.route` record of a message stored with `route`, in its transaction."""
+    _add_deliveries(session, message_pk, route.document_type, route.receivers, now)
+    _audit_route(session, ctx, message_id, partner_id, route.document_type, route.receivers, at=now)
+
+
+def _add_deliveries(
+    session: Session, message_pk: int, document_type: str, receivers: tuple[Ministry, ...], now: datetime
+) -> None:
+    if not receivers:
+        return
+    session.execute(
+        _INSERT_DELIVERY,
+        [
+            {
+                "message_pk": message_pk,
+                "ministry": ministry.id,
+                "document_type": document_type,
+                "state": DeliveryState.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now if ministry.webhook_url else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for ministry in receivers
+        ],
+    )
+
+
+def _audit_route(
+    session: Session,
+    ctx: NodeContext,
+    message_id: str,
+    partner_id: str,
+    document_type: str,
+    receivers: tuple[Ministry, ...],
+    *,
+    at: datetime | None = None,
+) -> None:
+    ctx.audit.append(
+        session,
+        actor="system:delivery",
+        action="delivery.route",
+        subject=f"message:{message_id}",
+        detail={
+            "partner": partner_id,
+            "document_type": document_type,
+            "ministries": [m.id for m in receivers],
+        },
+        status="routed" if receivers else "no-ministry",
+        form="scheduler",
+        at=at,
+    )
 
 
 def route_received(
@@ -132,32 +234,8 @@ def route_received(
             receivers = ministries.receivers(document_type, message.service, message.action)
         message.ministry = receivers[0].id if receivers else NOT_ROUTED
         message.document_type = document_type
-        for ministry in receivers:
-            session.add(
-                Delivery(
-                    message_pk=message.id,
-                    ministry=ministry.id,
-                    document_type=document_type,
-                    state=DeliveryState.PENDING.value,
-                    attempts=0,
-                    next_attempt_at=now if ministry.webhook_url else None,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        ctx.audit.append(
-            session,
-            actor="system:delivery",
-            action="delivery.route",
-            subject=f"message:{message.message_id}",
-            detail={
-                "partner": message.partner_id,
-                "document_type": document_type,
-                "ministries": [m.id for m in receivers],
-            },
-            status="routed" if receivers else "no-ministry",
-            form="scheduler",
-        )
+        _add_deliveries(session, message.id, document_type, receivers, now)
+        _audit_route(session, ctx, message.message_id, message.partner_id, document_type, receivers)
     return routed, highest
 
 

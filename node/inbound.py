@@ -12,7 +12,9 @@ The order (each step refuses with its ebMS code, and every refusal is audited):
 6. duplicate elimination: within the partner's window the original receipt is answered again and
    nothing is delivered again; the same MessageId after the window, or a Timestamp older than it,
    is a replay and refused                                                          (0101)
-7. in ONE transaction: message, payload blobs, raw signed bytes, receipt, audit; then the receipt.
+7. in ONE transaction: message, payload blobs, raw signed bytes, receipt, audit and, unless it is a
+   test message or a business answer (node.delivery's sweep reads its payload), its deliveries
+   (node.delivery.route_on_arrival); then the receipt.
 Crypto and blob I/O run in the reactor's thread pool, database work through `db.run`/`db.read`.
 """
 
@@ -400,11 +402,19 @@ class InboundProcessor:
         content_type: str,
         test: bool,
     ) -> None:
+        from node.delivery import record_arrival_route, route_on_arrival
         from node.store.messages import insert_inbound
 
         message = received.user_message
         info = message.collaboration_info
-        insert_inbound(
+        now = self.ctx.clock()
+        # Routed here, in the storing transaction, unless the delivery sweep must read the payload.
+        route = (
+            None
+            if test
+            else route_on_arrival(self.ctx, partner.collaborations, info.service.value, info.action)
+        )
+        pk = insert_inbound(
             session,
             partner_id=partner.id,
             message_id=message.message_id,
@@ -417,7 +427,7 @@ class InboundProcessor:
             to_party_id=message.to_party.party_ids[0].value,
             agreement_ref=info.agreement_ref.value if info.agreement_ref else None,
             payloads=staged.payloads,
-            now=self.ctx.clock(),
+            now=now,
             wire_digest=staged.wire.digest,
             wire_content_type=content_type,
             wire_bytes=staged.wire.data,
@@ -426,10 +436,21 @@ class InboundProcessor:
             receipt_content_type=SOAP_CONTENT_TYPE,
             is_test=test,
             # The ebMS3 test service is receipted and stored, never routed to a ministry.
-            ministry=NOT_ROUTED if test else None,
+            ministry=NOT_ROUTED if test else (route.ministry if route is not None else None),
+            document_type=route.document_type if route is not None else None,
             properties={p.name: p.value for p in message.message_properties},
             audit=self.ctx.audit,
         )
+        if route is not None:
+            record_arrival_route(
+                session,
+                self.ctx,
+                route,
+                message_pk=pk,
+                message_id=message.message_id,
+                partner_id=partner.id,
+                now=now,
+            )
 
     # -- refusing -------------------------------------------------------------------------------
 
