@@ -58,10 +58,14 @@ def golive_command(directory: Path, partner: str, at: str, actor: str | None) ->
 @click.option("--reason", required=True, help="Why the announced go-live is withdrawn.")
 @actor_option
 def withdraw_command(directory: Path, partner: str, reason: str, actor: str | None) -> None:
-    """Withdraw PARTNER's announced go-live before its time (back to `tested`)."""
-    with open_node(directory) as (_config, db, procedure):
+    """Withdraw PARTNER's announced go-live before its time (back to `tested`).
+
+    The withdrawal is published on the status page and e-mailed to the focal points.
+    """
+    with open_node(directory) as (config, db, procedure):
         operate(db, procedure.withdraw, actor_of(actor), partner, reason)
         click.echo(f"{partner}: go-live withdrawn")
+        send_notices(config, db, procedure)
 
 
 @click.command("activate")
