@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -77,6 +78,7 @@ FATAL_ERRORS = frozenset(
 # Where messages built before revision 0003 kept their signed references (now a column).
 REFERENCES_KEY = "_aswnode_signed_references"
 RESPONSE_LIMIT = 4 * 1024 * 1024
+INLINE_CHECK_LIMIT = 64 * 1024
 CONNECT_TIMEOUT = 10.0
 RESPONSE_TIMEOUT = 100.0
 LEASE = timedelta(seconds=180)
@@ -303,7 +305,7 @@ class Sender:
             await self._settle_retry(message, partner, f"transport: {_describe(exc)}", None)
             return
         try:
-            outcome = await threads.deferToThread(
+            check = functools.partial(
                 read_response,
                 InMemory(body),
                 content_type,
@@ -311,6 +313,8 @@ class Sender:
                 partner_certificates=partner.signing_certificates,
                 limits=self.limits,
             )
+            # A receipt (a few KiB) is checked here: the hop to a worker thread and back cost more.
+            outcome = check() if len(body) <= INLINE_CHECK_LIMIT else await threads.deferToThread(check)
         except EbmsException as exc:
             status_text = f"HTTP {status}: {exc.error.code} {exc.detail}"[:1000]
             await self._settle_retry(message, partner, status_text, "invalid")

@@ -65,10 +65,30 @@ def _pmode(
     return PMode.from_dict(data)
 
 
+_OUTBOUND: dict[tuple[int, str, str, str | None, str], tuple[Partner, PMode]] = {}
+_OUTBOUND_LIMIT = 512
+
+
 def outbound_pmode(
     config: NodeConfig, partner: Partner, *, service: str, service_type: str | None, action: str
 ) -> PMode:
-    """The leg we push to `partner` for this service and action (PModeError names a bad override)."""
+    """The leg we push to `partner` for this service and action (PModeError names a bad override).
+
+    Kept per partner object (a reload of partners.yaml makes new ones): built once, not per message."""
+    key = (id(partner), config.party_id, service, service_type, action)
+    cached = _OUTBOUND.get(key)
+    if cached is not None and cached[0] is partner:
+        return cached[1]
+    pmode = _outbound_pmode(config, partner, service=service, service_type=service_type, action=action)
+    if len(_OUTBOUND) >= _OUTBOUND_LIMIT:
+        _OUTBOUND.clear()
+    _OUTBOUND[key] = (partner, pmode)
+    return pmode
+
+
+def _outbound_pmode(
+    config: NodeConfig, partner: Partner, *, service: str, service_type: str | None, action: str
+) -> PMode:
     return _pmode(
         partner.pmode_overrides,
         pmode_id=f"{config.party_id}->{partner.id}",
