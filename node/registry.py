@@ -15,16 +15,24 @@ from sqlalchemy.orm import Session
 from node.config import PARTNERS_FILE, ConfigError, NodeConfig, PartnerConfig, parse_partner, read_yaml
 
 __all__ = [
+    "PRODUCTION_STATE",
+    "SANDBOX_STATE",
     "Registration",
     "add_partner",
     "open_database",
     "partner_state",
     "partner_states",
     "record_partner_registered",
+    "unrecorded_state",
 ]
 
 SANDBOX_STATE = "active"
 PRODUCTION_STATE = "registered"
+
+
+def unrecorded_state(sandbox: bool) -> str:
+    """The lifecycle state of a partner with no row yet: active on a sandbox node, else registered."""
+    return SANDBOX_STATE if sandbox else PRODUCTION_STATE
 
 
 def open_database(config: NodeConfig) -> Any:
@@ -147,7 +155,7 @@ def record_partner_registered(
     own_db = not hasattr(target, "db")
     db = open_database(config) if own_db else target.db
     audit = AuditLog() if own_db else target.audit
-    state = SANDBOX_STATE if config.is_sandbox else PRODUCTION_STATE
+    state = unrecorded_state(config.is_sandbox)
     try:
         with db.session() as session:
             row = session.get(Partner, partner.id)
@@ -203,5 +211,5 @@ def partner_state(session: Session, partner_id: str, *, sandbox: bool) -> str:
     """The lifecycle state of one partner; a partner with no row is active in a sandbox node."""
     state = session.execute(_state_query(), {"partner_id": partner_id}).scalar()
     if state is None:
-        return SANDBOX_STATE if sandbox else PRODUCTION_STATE
+        return unrecorded_state(sandbox)
     return str(state)

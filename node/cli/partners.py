@@ -83,7 +83,7 @@ def add_command(
 @click.option("--json", "as_json", is_flag=True, help="One JSON array.")
 def list_command(directory: Path, as_json: bool) -> None:
     """The registered partners with their lifecycle state."""
-    from node.registry import PRODUCTION_STATE, SANDBOX_STATE, partner_states
+    from node.registry import partner_states, unrecorded_state
 
     config = _config(directory)
     try:
@@ -91,7 +91,7 @@ def list_command(directory: Path, as_json: bool) -> None:
     except ConfigError as exc:
         raise OperatorError(str(exc)) from None
     states = partner_states(config)
-    unrecorded = SANDBOX_STATE if config.is_sandbox else PRODUCTION_STATE  # a partner with no row yet
+    unrecorded = unrecorded_state(config.is_sandbox)  # a partner with no row yet
     rows = [
         {
             "id": p.id,

@@ -12,7 +12,7 @@ from node.console.certinfo import certificates_of
 from node.console.lifecycle_port import action_errors, procedure, procedure_view
 from node.console.web import ConsoleRequest, NotFound, Response, Route
 from node.lifecycle.service import SuspensionCause, TerminationReason
-from node.registry import PRODUCTION_STATE, SANDBOX_STATE
+from node.registry import unrecorded_state
 from node.store.messages import MessageFilter, list_messages
 from node.store.models import Partner as PartnerRow
 
@@ -31,7 +31,7 @@ async def partner_list(console: Console, req: ConsoleRequest) -> Response:
     rows = await ctx.db.read(_rows)
     probe = console.extras.get("probe")
     wanted = req.get("state")
-    unrecorded = SANDBOX_STATE if getattr(ctx.config, "is_sandbox", False) else PRODUCTION_STATE
+    unrecorded = unrecorded_state(getattr(ctx.config, "is_sandbox", False))
     items = []
     for partner in sorted(ctx.partners, key=lambda p: p.id):
         row = rows.get(partner.id)

@@ -39,7 +39,7 @@ from node.lifecycle.notices import issue_notice
 from node.lifecycle.reasons import SuspensionCause, TerminationReason
 from node.lifecycle.states import Environment, Event, IllegalTransition, State, transition
 from node.notify.render import NoticeKind
-from node.registry import PRODUCTION_STATE, SANDBOX_STATE
+from node.registry import unrecorded_state
 from node.store.lifecycle_models import (
     Announcement,
     ConntestCaseResult,
@@ -180,7 +180,7 @@ class Procedure:
         row = session.get(Partner, partner_id, with_for_update=True)
         if row is None:
             config = self.partner_config(partner_id)
-            state = State(SANDBOX_STATE if self.config.is_sandbox else PRODUCTION_STATE)
+            state = State(unrecorded_state(self.config.is_sandbox))
             row = Partner(
                 id=config.id,
                 party_id=config.party_id,
