@@ -97,13 +97,6 @@ def _new_message_id(ctx: NodeContext) -> str:
     return f"{uuid.uuid4()}@{ctx.config.party_id}"
 
 
-def _with_receipt(row: Any) -> Any:
-    """Load the (deferred) inline receipt while the session is open: the row is read detached."""
-    if row is not None:
-        _ = row.receipt_bytes
-    return row
-
-
 def _digest(source: ByteSource) -> str:
     hasher = hashlib.sha256()
     for chunk in source.chunks():
@@ -198,7 +191,7 @@ class InboundProcessor:
                 spool=spools,
             )
             if received.signature is not None and certificates:
-                refused = certificates.get(received.signature.certificate.fingerprint(hashes.SHA256()))
+                refused = certificates.get(received.signature.certificate.fingerprint(hashes.SHA256()).hex())
                 if refused is not None:
                     raise EbmsException(EbmsError.FAILED_AUTHENTICATION, refused, ref_to_message_id=ref)
             # A duplicate is recognised only once it verified: the original receipt is for the sender.
@@ -280,27 +273,27 @@ class InboundProcessor:
 
     async def _look_up(
         self, partner: Partner, message_id: str, test: bool
-    ) -> tuple[Any, dict[bytes, str], Any]:
+    ) -> tuple[Any, dict[str, str], Any]:
         """In one read: why the exchange is refused now (or None), why each of the partner's certificates
-        is refused (by SHA-256 fingerprint) and an earlier copy of this message, if any."""
-        from node.lifecycle.certificates import certificate_refusal
+        is refused (by SHA-256 fingerprint, hex) and an earlier copy of this message, if any."""
+        from node.lifecycle.certificates import certificate_refusals
         from node.lifecycle.gate import exchange_refusal
-        from node.store.messages import find_received
+        from node.store.inbound_messages import find_received_receipt
 
         sandbox = self.ctx.config.is_sandbox
         now = self.ctx.clock()
 
-        def look_up(session: Any) -> tuple[Any, dict[bytes, str], Any]:
+        def look_up(session: Any) -> tuple[Any, dict[str, str], Any]:
             refusal = exchange_refusal(
                 session, partner.id, test_message=test, now=now, sandbox=sandbox, direction="inbound"
             )
             certificates = {}
             if refusal is None:
-                for certificate in partner.signing_certificates:
-                    refused = certificate_refusal(session, "partner", partner.id, certificate, now)
-                    if refused is not None:
-                        certificates[certificate.fingerprint(hashes.SHA256())] = str(refused)
-            earlier = _with_receipt(find_received(session, partner_id=partner.id, message_id=message_id))
+                refused = certificate_refusals(
+                    session, "partner", partner.id, partner.signing_certificates, now
+                )
+                certificates = {fp: str(why) for fp, why in refused.items()}
+            earlier = find_received_receipt(session, partner_id=partner.id, message_id=message_id)
             return refusal, certificates, earlier
 
         return await self.ctx.db.read(look_up)
@@ -319,10 +312,10 @@ class InboundProcessor:
 
     async def _earlier(self, partner: Partner, message_id: str, window: timedelta) -> Answer | None:
         """The original receipt for a duplicate within the window; a replay after it is refused."""
-        from node.store.messages import find_received
+        from node.store.inbound_messages import find_received_receipt
 
         row = await self.ctx.db.read(
-            lambda s: _with_receipt(find_received(s, partner_id=partner.id, message_id=message_id))
+            lambda s: find_received_receipt(s, partner_id=partner.id, message_id=message_id)
         )
         if row is None:
             return None

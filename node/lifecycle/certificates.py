@@ -13,6 +13,7 @@ as a notice and a metric.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from node.lifecycle.notices import issue_notice
@@ -34,6 +35,7 @@ __all__ = [
     "CertificateRefused",
     "RegistrationReason",
     "certificate_refusal",
+    "certificate_refusals",
     "crl_refusal",
     "expiry_alerts",
     "fingerprint",
@@ -146,6 +148,20 @@ def register_certificate(
     return row
 
 
+# What judging a certificate reads of an owner's registrations: Core, built once (every message asks).
+_JUDGED = select(
+    CertificateRegistration.fingerprint,
+    CertificateRegistration.status,
+    CertificateRegistration.revoked_at,
+    CertificateRegistration.not_before,
+    CertificateRegistration.not_after,
+    CertificateRegistration.overlap_until,
+).where(
+    CertificateRegistration.owner_kind == bindparam("owner_kind"),
+    CertificateRegistration.owner_id == bindparam("owner_id"),
+)
+
+
 def certificate_refusal(
     session: Session, owner_kind: str, owner_id: str, certificate: x509.Certificate, now: datetime
 ) -> CertificateRefused | None:
@@ -153,11 +169,34 @@ def certificate_refusal(
 
     An owner with no registration at all is not judged here (partners.yaml decides).
     """
-    fp = fingerprint(certificate)
-    registrations = _registrations(session, owner_kind, owner_id)
-    if not registrations:
-        return None
-    row = next((r for r in registrations if r.fingerprint == fp), None)
+    return certificate_refusals(session, owner_kind, owner_id, (certificate,), now).get(
+        fingerprint(certificate)
+    )
+
+
+def certificate_refusals(
+    session: Session,
+    owner_kind: str,
+    owner_id: str,
+    certificates: Iterable[x509.Certificate],
+    now: datetime,
+) -> dict[str, CertificateRefused]:
+    """`certificate_refusal` of each certificate in one query: the refused ones by fingerprint."""
+    registrations = {
+        row.fingerprint: row
+        for row in session.execute(_JUDGED, {"owner_kind": owner_kind, "owner_id": owner_id})
+    }
+    refused: dict[str, CertificateRefused] = {}
+    if registrations:
+        for certificate in certificates:
+            fp = fingerprint(certificate)
+            refusal = _judge(fp, registrations.get(fp), now)
+            if refusal is not None:
+                refused[fp] = refusal
+    return refused
+
+
+def _judge(fp: str, row: Any, now: datetime) -> CertificateRefused | None:
     if row is None:
         return CertificateRefused(fp, "not registered for this owner")
     if row.status == "revoked":

@@ -9,8 +9,9 @@ held messages stay queued and go out, in order, when the incident is closed.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from node.lifecycle.states import Refusal, State, may_exchange
@@ -22,14 +23,35 @@ __all__ = ["exchange_refusal", "outbound_hold", "suspension_in_force"]
 _ART_12 = "seed 000 Art. 12 (Decree 47 Art. 43; Decree 85 Art. 17)"
 
 
-def suspension_in_force(session: Session, now: datetime) -> Suspension | None:
-    """A suspension of all exchanges that has started and is neither ended nor past its restoration."""
-    query = select(Suspension).where(
+def _in_force(now: Any) -> Any:
+    """Suspensions of all exchanges that have started and are neither ended nor past their restoration."""
+    return (
         Suspension.partner_id.is_(None),
         Suspension.ended_at.is_(None),
         Suspension.starts_at <= now,
         or_(Suspension.restore_at.is_(None), Suspension.restore_at > now),
     )
+
+
+# Every exchange asks the gate: Core statements built once, the partner's state and the suspension in
+# force (if any) in one round trip; the suspension's wording is read only when it refuses.
+_STATE = select(Partner.state).where(Partner.id == bindparam("partner_id"))
+_STATE_AND_SUSPENSION = select(
+    _STATE.scalar_subquery(),
+    select(Suspension.id)
+    .where(*_in_force(bindparam("now")))
+    .order_by(Suspension.starts_at)
+    .limit(1)
+    .scalar_subquery(),
+)
+_SUSPENSION_WORDING = select(Suspension.cause, Suspension.reason, Suspension.restore_at).where(
+    Suspension.id == bindparam("suspension_id")
+)
+
+
+def suspension_in_force(session: Session, now: datetime) -> Suspension | None:
+    """A suspension of all exchanges that has started and is neither ended nor past its restoration."""
+    query = select(Suspension).where(*_in_force(now))
     return session.scalars(query.order_by(Suspension.starts_at).limit(1)).first()
 
 
@@ -42,23 +64,29 @@ def exchange_refusal(
     sandbox: bool,
     direction: str | None = None,
 ) -> Refusal | None:
-    """None if the exchange may happen now, else why not (ebMS code inbound, 409 to a ministry)."""
-    row = session.get(Partner, partner_id)
-    state = (State.ACTIVE if sandbox else State.REGISTERED) if row is None else State(row.state)
+    """None if the exchange may happen now, else why not (ebMS code inbound, 409 to a ministry).
+
+    A suspension of all exchanges refuses business documents, never the test service.
+    """
+    if test_message:
+        stored, suspension_id = session.execute(_STATE, {"partner_id": partner_id}).scalar(), None
+    else:
+        stored, suspension_id = session.execute(
+            _STATE_AND_SUSPENSION, {"partner_id": partner_id, "now": now}
+        ).one()
+    state = (State.ACTIVE if sandbox else State.REGISTERED) if stored is None else State(stored)
     refusal = may_exchange(state, test_message=test_message, direction=direction)
-    if refusal is not None:
+    if refusal is not None or suspension_id is None:
         return refusal
-    suspension = suspension_in_force(session, now)
-    if suspension is not None and not test_message:
-        until = f", expected restoration {suspension.restore_at.isoformat()}" if suspension.restore_at else ""
-        return Refusal(
-            state,
-            f"all exchanges are suspended ({suspension.cause}: {suspension.reason}){until}",
-            _ART_12,
-            ebms_code="EBMS:0004",
-            http_status=503,
-        )
-    return None
+    cause, reason, restore_at = session.execute(_SUSPENSION_WORDING, {"suspension_id": suspension_id}).one()
+    until = f", expected restoration {restore_at.isoformat()}" if restore_at else ""
+    return Refusal(
+        state,
+        f"all exchanges are suspended ({cause}: {reason}){until}",
+        _ART_12,
+        ebms_code="EBMS:0004",
+        http_status=503,
+    )
 
 
 def outbound_hold(session: Session, partner_id: str) -> str | None:

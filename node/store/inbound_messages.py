@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from node.store.models import Direction, Message, MessageState, Payload
@@ -18,7 +18,7 @@ from node.store.payloads import NewPayload
 if TYPE_CHECKING:
     from node.audit import AuditLog
 
-__all__ = ["find_received", "insert_inbound", "set_receipt", "store_inbound"]
+__all__ = ["find_received", "find_received_receipt", "insert_inbound", "set_receipt", "store_inbound"]
 
 
 def find_received(
@@ -33,6 +33,27 @@ def find_received(
     if since is not None:
         query = query.where(Message.created_at >= since)
     return session.scalars(query).one_or_none()
+
+
+# Duplicate elimination asks this of every received message: Core, built once, the columns answering
+# a duplicate (when it was received, its receipt) and nothing else.
+_RECEIVED_RECEIPT = select(
+    Message.id,
+    Message.created_at,
+    Message.receipt_bytes,
+    Message.receipt_digest,
+    Message.receipt_content_type,
+).where(
+    Message.partner_id == bindparam("partner_id"),
+    Message.message_id == bindparam("message_id"),
+    Message.direction == Direction.INBOUND,
+)
+
+
+def find_received_receipt(session: Session, *, partner_id: str, message_id: str) -> Row[Any] | None:
+    """(id, created_at, receipt_bytes, receipt_digest, receipt_content_type) of the inbound message
+    `message_id` from `partner_id`, if it was received: what answering its duplicate needs."""
+    return session.execute(_RECEIVED_RECEIPT, {"partner_id": partner_id, "message_id": message_id}).first()
 
 
 def store_inbound(session: Session, **fields: Any) -> Message:
