@@ -148,7 +148,7 @@ def _add_deliveries(
 ) -> None:
     if not receivers:
         return
-    session.execute(
+    session.connection().execute(
         _INSERT_DELIVERY,
         [
             {
