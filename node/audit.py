@@ -237,8 +237,10 @@ class AuditLog:
         record = AppendedRecord(**values)
         # Core statements, not the ORM unit of work: appending is on every exchange's hot path. The
         # record handed back is not in the session (its values are those inserted).
-        session.execute(_INSERT_RECORD, values)
-        session.execute(_ADVANCE_HEAD, {"seq": record.seq, "hash": record.hash})
+        # On the session's connection: the ORM's execute path costs more than these statements.
+        connection = session.connection()
+        connection.execute(_INSERT_RECORD, values)
+        connection.execute(_ADVANCE_HEAD, {"seq": record.seq, "hash": record.hash})
         session.info[_HEAD_IN_TRANSACTION] = (record.seq, record.hash)
         loaded = session.identity_map.get(identity_key(AuditChain, _CHAIN_ID))
         if loaded is not None:  # keep a chain row this session already holds in step with the table
@@ -362,7 +364,7 @@ class AuditLog:
 
     def _lock_head_values(self, session: Session) -> tuple[int, str]:
         """(head_seq, head_hash), the chain's row locked for this transaction."""
-        row = session.execute(_LOCK_HEAD).first()
+        row = session.connection().execute(_LOCK_HEAD).first()
         if row is None:
             chain = self._lock_head(session)
             return chain.head_seq, chain.head_hash
