@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import threading
 
 from lxml import etree
@@ -27,7 +28,7 @@ DEFAULT_MAX_ATTRIBUTES = 256
 DEFAULT_MAX_NAMESPACE_PREFIXES = 256
 DEFAULT_MAX_NODES = 4_000_000
 # Encodings that write ASCII markup as the ASCII bytes, so counting bytes counts markup.
-_ASCII_MARKUP_ENCODINGS = frozenset({"UTF-8", "US-ASCII", "ASCII", "ISO-8859-1"})
+_ASCII_MARKUP_ENCODINGS = frozenset({"UTF-8", "UTF8", "US-ASCII", "ASCII", "ISO-8859-1", "LATIN1"})
 
 
 _local = threading.local()
@@ -41,8 +42,15 @@ def _parser() -> etree.XMLParser:
     return parser
 
 
+class _RefuseExternal(etree.Resolver):  # type: ignore[misc]
+    """Nothing outside the document is ever read: no file, no URL, not even for a DTD being refused."""
+
+    def resolve(self, url: str, pubid: str, context: object) -> None:
+        raise ValueError(f"external resource {str(url)[:100]!r} refused")
+
+
 def _new_parser() -> etree.XMLParser:
-    return etree.XMLParser(
+    parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         dtd_validation=False,
@@ -53,6 +61,25 @@ def _new_parser() -> etree.XMLParser:
         strip_cdata=False,
         collect_ids=False,
     )
+    parser.resolvers.add(_RefuseExternal())
+    return parser
+
+
+_BOMS_NOT_ASCII = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+_DECLARED_ENCODING = re.compile(
+    rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']"""
+)
+
+
+def _check_encoding(data: bytes, error: EbmsError) -> None:
+    """Only encodings that write markup as ASCII bytes: the byte checks below (a document type
+    declaration, the counts) hold for them alone. UTF-16/32 (a BOM or NULs) and any other declared
+    encoding (UTF-7 can spell '<' without the byte) are refused before the parser sees them."""
+    if data.startswith(_BOMS_NOT_ASCII) or b"\x00" in data[:4]:
+        raise EbmsException(error, "XML must be UTF-8 (UTF-16 and UTF-32 are refused)")
+    declared = _DECLARED_ENCODING.match(data)
+    if declared is not None and declared.group(1).decode("ascii").upper() not in _ASCII_MARKUP_ENCODINGS:
+        raise EbmsException(error, f"XML encoding {declared.group(1).decode('ascii')!r} is refused (UTF-8)")
 
 
 def parse_xml(
@@ -78,6 +105,7 @@ def parse_xml(
     """
     if len(data) > max_bytes:
         raise EbmsException(error, f"XML document of {len(data)} bytes is over the limit of {max_bytes}")
+    _check_encoding(data, error)
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data or b"<!doctype" in data:
         raise EbmsException(error, "XML with a document type declaration is refused")
     try:
