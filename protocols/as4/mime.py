@@ -79,6 +79,13 @@ def build_multipart(
     pieces.append(InMemory(dash + b"\r\n" + root_head.encode("ascii")))
     pieces.append(InMemory(root))
     for attachment in attachments:
+        # Each value on its own: a CRLF inside one would otherwise pass as a header line of its own.
+        for value in (
+            attachment.mime_type,
+            attachment.content_id,
+            *(x for kv in attachment.headers for x in kv),
+        ):
+            _check_header_value(value)
         names = {"content-type", "content-transfer-encoding", "content-id"}
         extra = "".join(f"{k}: {v}\r\n" for k, v in attachment.headers if k.lower() not in names)
         head = (
@@ -95,6 +102,11 @@ def build_multipart(
         f'multipart/related; boundary="{boundary}"; type="{SOAP12_MEDIA_TYPE}"; start="<{root_content_id}>"'
     )
     return content_type, Concatenation(tuple(pieces))
+
+
+def _check_header_value(value: str) -> None:
+    if any(c in value for c in "\r\n\0"):
+        raise ValueError(f"MIME header value {value[:60]!r} must not contain a line break or NUL")
 
 
 def _check_header_text(text: str) -> None:

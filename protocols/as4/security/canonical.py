@@ -36,14 +36,19 @@ _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
 def exc_c14n(element: etree._Element, inclusive_prefixes: Sequence[str] = ()) -> bytes:
-    """Exclusive XML canonicalisation 1.0 without comments of the element in its document."""
-    canonical: bytes = etree.tostring(
-        element,
-        method="c14n",
-        exclusive=True,
-        with_comments=False,
-        inclusive_ns_prefixes=list(inclusive_prefixes) or None,
-    )
+    """Exclusive XML canonicalisation 1.0 without comments of the element in its document.
+
+    A document c14n cannot serialise (e.g. a relative namespace URI) is a security failure (EBMS:0101)."""
+    try:
+        canonical: bytes = etree.tostring(
+            element,
+            method="c14n",
+            exclusive=True,
+            with_comments=False,
+            inclusive_ns_prefixes=list(inclusive_prefixes) or None,
+        )
+    except (etree.C14NError, ValueError) as exc:
+        raise EbmsException(EbmsError.FAILED_AUTHENTICATION, f"cannot canonicalise: {exc}"[:300]) from None
     return canonical
 
 

@@ -144,3 +144,19 @@ def test_too_many_parts_are_refused() -> None:
 def test_bad_boundary_is_refused_when_building() -> None:
     with pytest.raises(ValueError):
         build_multipart(ROOT, (), boundary="x" * 71)
+
+
+@pytest.mark.parametrize("mime_type", ["text/plain\r\nX-Injected: 1", "text/plain\nX: 1", "text/plain\0"])
+def test_a_mime_type_carrying_a_line_break_cannot_add_a_header(mime_type: str) -> None:
+    with pytest.raises(ValueError, match="line break or NUL"):
+        _build(Attachment("a@x", mime_type, InMemory(b"x")))
+
+
+def test_a_document_c14n_cannot_serialise_is_an_authentication_failure() -> None:
+    from lxml import etree
+
+    from protocols.as4.security.canonical import exc_c14n
+
+    with pytest.raises(EbmsException) as refused:
+        exc_c14n(etree.fromstring(b'<a xmlns:p="relative"><p:b/></a>'))
+    assert refused.value.error is EbmsError.FAILED_AUTHENTICATION
