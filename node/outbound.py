@@ -163,6 +163,10 @@ class Sender:
         # Partners with a message this process saw fail or retried: a delivery to one wakes its
         # retries at once (mark_delivered's extra UPDATE is skipped for the others: the hot path).
         self._retrying: set[str] = set()
+        # SQLite has one node process and one writer: a delivery's slot is claimed again in the
+        # settling transaction (one fsync, not two). On PostgreSQL several processes share the
+        # queue: each claims on its own, so a freed slot may go to another process.
+        self._claim_on_settle = ctx.db.dialect == "sqlite"
         self._stopping = False
         self._agents: dict[str, tuple[Any, Agent]] = {}
         self._pool = HTTPConnectionPool(ctx.reactor, persistent=True)
@@ -235,7 +239,10 @@ class Sender:
 
     async def _claim(self, free: int) -> None:
         now = self.ctx.clock()
-        claimed, standing = await self.ctx.db.run_grouped(self._claim_in, now, free)
+        self._dispatch(*await self.ctx.db.run_grouped(self._claim_in, now, free))
+
+    def _dispatch(self, claimed: list[ClaimedMessage], standing: dict[str, tuple[str, str | None]]) -> None:
+        """Start sending what was claimed (or hold it, when the partner's state says so)."""
         for message in claimed:
             if message.attempts > 1:
                 self._retrying.add(message.partner_id)
@@ -512,7 +519,7 @@ class Sender:
         wake = message.partner_id in self._retrying
         self._retrying.discard(message.partner_id)
 
-        def settle(session: Session) -> None:
+        def settle(session: Session) -> Any:
             from node.store.messages import mark_delivered
 
             now = ctx.clock()
@@ -536,8 +543,13 @@ class Sender:
                     form="as4",
                     at=now,
                 )
+            if self._stopping or not self._claim_on_settle:
+                return None
+            return self._claim_in(session, now, 1)
 
-        await ctx.db.run_grouped(settle)
+        replacement = await ctx.db.run_grouped(settle)
+        if replacement is not None and not self._stopping:
+            self._dispatch(*replacement)
         log.info(
             "delivered %s to %s (attempt %d)",
             message.message_id[:80],

@@ -89,11 +89,19 @@ def exchange_refusal(
     )
 
 
+_INCIDENTS = Incident.__table__
+_OPEN_INCIDENTS = (
+    select(_INCIDENTS.c.id, _INCIDENTS.c.title, _INCIDENTS.c.partners)
+    .where(_INCIDENTS.c.closed_at.is_(None))
+    .order_by(_INCIDENTS.c.id)
+)
+
+
 def outbound_hold(session: Session, partner_id: str) -> str | None:
-    """Why the sender must hold this partner's outbound messages now (an open incident), or None."""
-    for incident in session.scalars(
-        select(Incident).where(Incident.closed_at.is_(None)).order_by(Incident.id)
-    ):
+    """Why the sender must hold this partner's outbound messages now (an open incident), or None.
+
+    On the session's connection (the sender asks on every claim): no ORM objects."""
+    for incident in session.connection().execute(_OPEN_INCIDENTS):
         if not incident.partners or partner_id in incident.partners:
             return f"incident #{incident.id} open: {incident.title} (seed 000 Art. 14)"
     return None
