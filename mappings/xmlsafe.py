@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from mappings.errors import MappingError
@@ -22,6 +24,34 @@ _PARSER_OPTIONS = {
 }
 
 
+_NOT_ASCII_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+_DECLARED_ENCODING = re.compile(
+    rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']"""
+)
+_ASCII_MARKUP = frozenset({"UTF-8", "UTF8", "US-ASCII", "ASCII", "ISO-8859-1", "LATIN1"})
+
+
+class _RefuseExternal(etree.Resolver):  # type: ignore[misc]
+    """No file or URL is ever read, not even for a DTD about to be refused."""
+
+    def resolve(self, url: str, pubid: str, context: object) -> None:
+        raise ValueError(f"external resource {str(url)[:100]!r} refused")
+
+
+def _check_encoding(data: bytes) -> None:
+    # The byte scan for a DOCTYPE only holds where markup is ASCII bytes: UTF-16/32 (a BOM or NULs)
+    # and other declared encodings (UTF-7 spells '<' otherwise) are refused before libxml2 reads them.
+    declared = _DECLARED_ENCODING.match(data)
+    if (
+        data.startswith(_NOT_ASCII_BOMS)
+        or b"\x00" in data[:4]
+        or (declared is not None and declared.group(1).decode("ascii").upper() not in _ASCII_MARKUP)
+    ):
+        raise MappingError(
+            "xml-encoding-refused", "the document must be UTF-8 (or another ASCII-compatible encoding)"
+        )
+
+
 def parse(
     data: bytes,
     *,
@@ -38,14 +68,18 @@ def parse(
     data = bytes(data)
     if len(data) > max_bytes:
         raise MappingError("xml-too-large", f"document is {len(data)} bytes, the limit is {max_bytes}")
+    _check_encoding(data)
     # Refuse DTDs before libxml2 sees them: an internal subset is where entity bombs and XXE live.
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise MappingError("xml-dtd-forbidden", "a DOCTYPE or ENTITY declaration is not allowed")
     parser = etree.XMLParser(**_PARSER_OPTIONS)
+    parser.resolvers.add(_RefuseExternal())
     try:
         element = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise MappingError("xml-not-well-formed", f"not well-formed XML: {exc.msg}") from None
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise MappingError(
+            "xml-not-well-formed", f"not well-formed XML: {getattr(exc, 'msg', exc)}"
+        ) from None
     tree = element.getroottree()
     # The byte scan above misses a DOCTYPE in UTF-16/32; libxml2 still reports it here.
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:

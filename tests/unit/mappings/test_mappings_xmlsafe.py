@@ -37,8 +37,36 @@ def test_documents_with_a_dtd_are_refused(data: bytes) -> None:
 
 def test_a_dtd_hidden_in_utf16_is_refused() -> None:
     assert (
-        refused(XXE.replace(b'<?xml version="1.0"?>', b"").decode().encode("utf-16")) == "xml-dtd-forbidden"
+        refused(XXE.replace(b'<?xml version="1.0"?>', b"").decode().encode("utf-16"))
+        == "xml-encoding-refused"
     )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # An external parameter entity in UTF-16: libxml2 read it during the parse (here /dev/zero).
+        '<!DOCTYPE r [<!ENTITY % p SYSTEM "file:///dev/zero">%p;]><r/>'.encode("utf-16"),
+        "<r/>".encode("utf-16-le"),
+        "<r/>".encode("utf-32"),
+        b'<?xml version="1.0" encoding="UTF-7"?>+ADw-r/+AD4-',
+    ],
+    ids=["utf16-external-pe", "utf16le", "utf32", "utf7"],
+)
+def test_only_encodings_that_write_markup_as_ascii_are_read(data: bytes) -> None:
+    assert refused(data) == "xml-encoding-refused"
+
+
+def test_no_external_resource_is_read_while_parsing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from lxml import etree
+
+    broken = tmp_path / "broken.dtd"
+    broken.write_text("<!ENTITY broken")  # had it been read, its syntax error would say so
+    document = f'<!DOCTYPE r [<!ENTITY % p SYSTEM "{broken.as_uri()}">%p;]><r/>'.encode()
+    parser = etree.XMLParser(**xmlsafe._PARSER_OPTIONS)
+    parser.resolvers.add(xmlsafe._RefuseExternal())
+    with pytest.raises(ValueError, match=r"external resource .* refused"):
+        etree.fromstring(document, parser)
 
 
 def test_deep_nesting_is_refused() -> None:
