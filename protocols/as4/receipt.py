@@ -9,9 +9,10 @@ from lxml import etree
 
 from protocols.as4.errors import EbmsError, EbmsException
 from protocols.as4.model import MessagePartReference, Receipt, SignalMessage
-from protocols.as4.namespaces import NS_DS, NS_EB, NS_EBBP, NS_WSSE
+from protocols.as4.namespaces import NS_DS, NS_EB, NS_EBBP, NS_S12, NS_WSSE, NS_WSU
 from protocols.as4.security import SignedReference, VerifiedSignature
 from protocols.as4.security.canonical import exc_c14n
+from protocols.as4.xml import parse_xml
 
 __all__ = [
     "check_receipt",
@@ -24,6 +25,17 @@ __all__ = [
 _INVALID = EbmsError.INVALID_RECEIPT
 _DIGEST_METHOD = f"{{{NS_DS}}}DigestMethod"
 _DIGEST_VALUE = f"{{{NS_DS}}}DigestValue"
+
+# What an output ancestor of a ds:Reference in a signed receipt's eb:Messaging (as
+# `envelope.messaging_markup` writes it with a wsu:Id) and in the NRI visibly uses and renders.
+_RECEIPT_NAMESPACES = {"S12": NS_S12, "eb": NS_EB, "ebbp": NS_EBBP, "wsu": NS_WSU}
+_RECEIPT_DECLARATIONS = tuple(f' xmlns:{prefix}="{uri}"' for prefix, uri in _RECEIPT_NAMESPACES.items())
+# An element that visibly uses them all, standing in for those ancestors (attribute values empty:
+# its canonical start tag ends at the first '>').
+_RECEIPT_CONTEXT = "<c{}{}>".format(
+    "".join(_RECEIPT_DECLARATIONS), "".join(f' {prefix}:c=""' for prefix in _RECEIPT_NAMESPACES)
+)
+_RECEIPT_CONTEXT_END = "</c>"
 
 
 def _signed_info_references(envelope: etree._Element) -> list[etree._Element]:
@@ -65,8 +77,9 @@ def non_repudiation_information(envelope: etree._Element, verified: VerifiedSign
 
 
 def non_repudiation_markup(envelope: etree._Element, verified: VerifiedSignature) -> str:
-    """`non_repudiation_information` in its exclusive-c14n form: each ds:Reference canonicalised on
-    its own is what it becomes inside the receipt, which uses none of its namespace prefixes."""
+    """`non_repudiation_information` in the exclusive-c14n form it has inside a signed receipt's
+    eb:Messaging (written by `envelope.messaging_markup` with a messaging id), as the partner
+    canonicalises it back when checking our signature."""
     elements = verified.reference_elements
     if len(elements) != len(verified.references) or not all(
         isinstance(element, etree._Element) and element.getroottree().getroot() is envelope
@@ -74,10 +87,28 @@ def non_repudiation_markup(envelope: etree._Element, verified: VerifiedSignature
     ):
         elements = tuple(_verified_references(envelope, verified))
     parts = "".join(
-        f"<ebbp:MessagePartNRInformation>{exc_c14n(reference).decode('utf-8')}</ebbp:MessagePartNRInformation>"
+        f"<ebbp:MessagePartNRInformation>{_in_receipt(reference)}</ebbp:MessagePartNRInformation>"
         for reference in elements
     )
     return f'<ebbp:NonRepudiationInformation xmlns:ebbp="{NS_EBBP}">{parts}</ebbp:NonRepudiationInformation>'
+
+
+def _in_receipt(reference: etree._Element) -> str:
+    """The canonical form of `reference` inside the receipt.
+
+    Exclusive XML Canonicalization 1.0 §3: a namespace declaration is rendered only where its
+    prefix is visibly utilized and the nearest output ancestor visibly utilizing that prefix does
+    not already have it with the same value. Canonicalised on its own, the reference declares what
+    it uses; inside the receipt, a declaration of one of `_RECEIPT_NAMESPACES` with the same URI
+    is not rendered. The common reference uses none of them and is taken as it is; otherwise
+    lxml canonicalises it again under an element standing in for the receipt's ancestors.
+    """
+    canonical = exc_c14n(reference).decode("utf-8")
+    if not any(declaration in canonical for declaration in _RECEIPT_DECLARATIONS):
+        return canonical
+    context = parse_xml(f"{_RECEIPT_CONTEXT}{canonical}{_RECEIPT_CONTEXT_END}".encode())
+    in_context = exc_c14n(context).decode("utf-8")
+    return in_context[in_context.index(">") + 1 : -len(_RECEIPT_CONTEXT_END)]
 
 
 def user_message_copy(envelope: etree._Element) -> etree._Element:
