@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import PurePath
@@ -233,8 +233,8 @@ class AuditLog:
         }
         # Not an ORM object (building one costs more than the insert): the values as inserted.
         unhashed = AppendedRecord(**values)
-        values["hash"] = record_hash(unhashed)
-        record = AppendedRecord(**values)
+        record = replace(unhashed, hash=record_hash(unhashed))
+        values["hash"] = record.hash
         # Core statements, not the ORM unit of work: appending is on every exchange's hot path. The
         # record handed back is not in the session (its values are those inserted).
         # On the session's connection: the ORM's execute path costs more than these statements.

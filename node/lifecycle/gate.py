@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from node.lifecycle.states import Refusal, State, may_exchange
+from node.registry import unrecorded_state
 from node.store.lifecycle_models import Incident, Suspension
 from node.store.models import Partner
 
@@ -74,7 +75,7 @@ def exchange_refusal(
         stored, suspension_id = session.execute(
             _STATE_AND_SUSPENSION, {"partner_id": partner_id, "now": now}
         ).one()
-    state = (State.ACTIVE if sandbox else State.REGISTERED) if stored is None else State(stored)
+    state = State(unrecorded_state(sandbox) if stored is None else stored)
     refusal = may_exchange(state, test_message=test_message, direction=direction)
     if refusal is not None or suspension_id is None:
         return refusal

@@ -98,37 +98,39 @@ def create_outbound(
     return message
 
 
-_TABLE = Message.__table__
+_MESSAGES = Message.__table__
+# "now" of the prebuilt statements, typed as the columns it is compared with and written to.
+_NOW = bindparam("now_", type_=_MESSAGES.c.updated_at.type)
 _SET_WIRE = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("pk"))
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("pk"))
     .values(
         wire_digest=bindparam("digest_"),
         wire_content_type=bindparam("content_type_"),
         wire_bytes=bindparam("bytes_"),
-        signed_references=bindparam("references_", type_=_TABLE.c.signed_references.type),
-        updated_at=bindparam("now_", type_=_TABLE.c.updated_at.type),
+        signed_references=bindparam("references_", type_=_MESSAGES.c.signed_references.type),
+        updated_at=_NOW,
     )
 )
 # The partner answers again: its messages waiting for a retry are due at once (in order).
 _WAKE_RETRIES = (
-    update(_TABLE)
+    update(_MESSAGES)
     .where(
-        _TABLE.c.partner_id
-        == select(_TABLE.c.partner_id).where(_TABLE.c.id == bindparam("pk")).scalar_subquery(),
-        _TABLE.c.direction == Direction.OUTBOUND,
-        _TABLE.c.state == MessageState.PENDING,
-        _TABLE.c.attempts > 0,
-        _TABLE.c.next_attempt_at > bindparam("now_", type_=_TABLE.c.updated_at.type),
+        _MESSAGES.c.partner_id
+        == select(_MESSAGES.c.partner_id).where(_MESSAGES.c.id == bindparam("pk")).scalar_subquery(),
+        _MESSAGES.c.direction == Direction.OUTBOUND,
+        _MESSAGES.c.state == MessageState.PENDING,
+        _MESSAGES.c.attempts > 0,
+        _MESSAGES.c.next_attempt_at > _NOW,
     )
-    .values(next_attempt_at=bindparam("now_", type_=_TABLE.c.updated_at.type))
+    .values(next_attempt_at=_NOW)
 )
 _DELIVERED = (
-    update(_TABLE)
+    update(_MESSAGES)
     .where(
-        _TABLE.c.id == bindparam("pk"),
-        _TABLE.c.direction == Direction.OUTBOUND,
-        _TABLE.c.state != MessageState.DELIVERED,
+        _MESSAGES.c.id == bindparam("pk"),
+        _MESSAGES.c.direction == Direction.OUTBOUND,
+        _MESSAGES.c.state != MessageState.DELIVERED,
     )
     .values(
         state=MessageState.DELIVERED,
@@ -140,9 +142,9 @@ _DELIVERED = (
         lease_until=None,
         next_attempt_at=None,
         last_error=None,
-        delivered_at=bindparam("now_", type_=_TABLE.c.updated_at.type),
-        sent_at=func.coalesce(_TABLE.c.sent_at, bindparam("now_", type_=_TABLE.c.updated_at.type)),
-        updated_at=bindparam("now_", type_=_TABLE.c.updated_at.type),
+        delivered_at=_NOW,
+        sent_at=func.coalesce(_MESSAGES.c.sent_at, _NOW),
+        updated_at=_NOW,
     )
 )
 
@@ -175,7 +177,6 @@ def set_wire(
     )
 
 
-_MESSAGES = Message.__table__
 _PAYLOADS = Payload.__table__
 
 
@@ -358,7 +359,7 @@ _CLAIM = (
         claimed_by=bindparam("claimer_"),
         lease_until=bindparam("until_"),
         attempts=_MESSAGES.c.attempts + 1,
-        updated_at=bindparam("now_", type_=_TABLE.c.updated_at.type),
+        updated_at=_NOW,
     )
 )
 _CLAIMED_PAYLOADS = (
