@@ -18,12 +18,21 @@ __all__ = ["As4Resource", "RootResource", "build_site", "listen"]
 
 log = logging.getLogger("aswnode.server")
 
+_FORM = b"application/x-www-form-urlencoded"
+
 
 class _LimitedRequest(server.Request):
     """A request whose body may not exceed the site's limit: refused with 413 before it is spooled."""
 
     max_body: int = 0
     ctx: NodeContext | None = None
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        # Twisted reads every POST's Content-Type with the email package to look for a form: ~9 % of
+        # a receiving node's busy time. Only the console posts forms, and only URL-encoded ones.
+        content_type = self.requestHeaders.getRawHeaders(b"content-type") or (b"",)
+        self._parsePOSTFormSubmission = content_type[0][:40].lower().startswith(_FORM)
+        super().requestReceived(command, path, version)
 
     def gotLength(self, length: int | None) -> None:
         self._received = 0
