@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import PurePath
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from node.store.direct import DirectWrite
 from node.store.locks import try_job_lock
 from node.store.models import AuditChain, AuditRecord
 from node.store.types import utcnow
@@ -51,12 +52,6 @@ RETENTION_JOB = "audit-retention"
 _CHAIN_ID = 1
 _CHAIN = AuditChain.__table__
 _LOCK_HEAD = select(_CHAIN.c.head_seq, _CHAIN.c.head_hash).where(_CHAIN.c.id == _CHAIN_ID).with_for_update()
-_INSERT_RECORD = insert(AuditRecord.__table__)
-_ADVANCE_HEAD = (
-    update(_CHAIN)
-    .where(_CHAIN.c.id == _CHAIN_ID)
-    .values(head_seq=bindparam("seq"), head_hash=bindparam("hash"))
-)
 # The head as this transaction last wrote it: the row stays locked until the transaction ends, so the
 # next append in the same transaction (a group commit holds many) need not read it again.
 _HEAD_IN_TRANSACTION = "aswnode.audit.head"
@@ -100,6 +95,17 @@ class AppendedRecord:
     detail: str
     prev_hash: str
     hash: str = ""
+
+
+_INSERT_RECORD = DirectWrite(
+    insert(AuditRecord.__table__),
+    keys=[f.name for f in fields(AppendedRecord)],
+)
+_ADVANCE_HEAD = DirectWrite(
+    update(_CHAIN)
+    .where(_CHAIN.c.id == _CHAIN_ID)
+    .values(head_seq=bindparam("seq"), head_hash=bindparam("hash"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,12 +241,11 @@ class AuditLog:
         unhashed = AppendedRecord(**values)
         record = replace(unhashed, hash=record_hash(unhashed))
         values["hash"] = record.hash
-        # Core statements, not the ORM unit of work: appending is on every exchange's hot path. The
-        # record handed back is not in the session (its values are those inserted).
-        # On the session's connection: the ORM's execute path costs more than these statements.
+        # On the driver's cursor (node.store.direct), not the ORM: appending is on every exchange's hot
+        # path. The record handed back is not in the session (its values are those inserted).
         connection = session.connection()
-        connection.execute(_INSERT_RECORD, values)
-        connection.execute(_ADVANCE_HEAD, {"seq": record.seq, "hash": record.hash})
+        _INSERT_RECORD.execute_on(connection, values)
+        _ADVANCE_HEAD.execute_on(connection, {"seq": record.seq, "hash": record.hash})
         session.info[_HEAD_IN_TRANSACTION] = (record.seq, record.hash)
         loaded = session.identity_map.get(identity_key(AuditChain, _CHAIN_ID))
         if loaded is not None:  # keep a chain row this session already holds in step with the table

@@ -1,0 +1,111 @@
+"""DirectWrite: hot-path writes on the driver's cursor behave as session.execute would, on both databases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from node.store.database import Database
+from node.store.direct import DirectWrite
+from node.store.types import UtcDateTime, utcnow
+
+_META = MetaData()
+_PROBES = Table(
+    "direct_write_probes",
+    _META,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(40), unique=True, nullable=False),
+    Column("at", UtcDateTime, nullable=True),
+    Column("data", JSON, nullable=True),
+    Column("touched", UtcDateTime, default=utcnow),
+)
+_INSERT = DirectWrite(insert(_PROBES), keys=["id", "name", "at", "data", "touched"])
+_RENAME = DirectWrite(update(_PROBES).where(_PROBES.c.id == bindparam("pk")).values(name=bindparam("new")))
+_DROP_FIRST = DirectWrite(delete(_PROBES).where(_PROBES.c.id == 1))
+
+
+@pytest.fixture
+def probes(db: Database) -> Database:
+    _META.create_all(db.engine)
+    return db
+
+
+def _row(db: Database, pk: int):
+    with db.read_session() as session:
+        return session.execute(select(_PROBES).where(_PROBES.c.id == pk)).one_or_none()
+
+
+def test_values_go_through_the_column_types(probes: Database, now: datetime) -> None:
+    hanoi = timezone(timedelta(hours=7))
+    with probes.session() as session:
+        changed = _INSERT.execute(
+            session,
+            {"id": 1, "name": "a", "at": now.astimezone(hanoi), "data": {"k": [1, "é"]}, "touched": now},
+        )
+    assert changed == 1
+    row = _row(probes, 1)
+    assert row.at == now and row.at.tzinfo is not None and row.at.utcoffset() == timedelta(0)
+    assert row.data == {"k": [1, "é"]}
+
+
+def test_a_naive_time_is_refused_as_the_type_says(probes: Database) -> None:
+    with pytest.raises(ValueError, match="naive"), probes.session() as session:
+        _INSERT.execute(
+            session, {"id": 1, "name": "a", "at": datetime(2026, 1, 1), "data": None, "touched": None}
+        )
+
+
+def test_driver_errors_are_sqlalchemy_errors(probes: Database, now: datetime) -> None:
+    with probes.session() as session:
+        _INSERT.execute(session, {"id": 1, "name": "same", "at": now, "data": None, "touched": now})
+    with pytest.raises(IntegrityError), probes.session() as session:
+        _INSERT.execute(session, {"id": 2, "name": "same", "at": now, "data": None, "touched": now})
+    assert _row(probes, 2) is None
+
+
+def test_runs_in_the_sessions_transaction(probes: Database, now: datetime) -> None:
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), probes.session() as session:
+        _INSERT.execute(session, {"id": 1, "name": "a", "at": now, "data": None, "touched": now})
+        raise Abort
+    assert _row(probes, 1) is None
+
+
+def test_updates_and_deletes_count_rows_and_keep_bound_literals(probes: Database, now: datetime) -> None:
+    with probes.session() as session:
+        for pk in (1, 2):
+            _INSERT.execute(session, {"id": pk, "name": f"n{pk}", "at": None, "data": None, "touched": now})
+        assert _RENAME.execute(session, {"pk": 2, "new": "renamed"}) == 1
+        assert _RENAME.execute(session, {"pk": 9, "new": "nobody"}) == 0
+        assert _DROP_FIRST.execute(session, {}) == 1
+    assert _row(probes, 1) is None
+    assert _row(probes, 2).name == "renamed"
+
+
+def test_a_statement_needing_python_defaults_is_refused(probes: Database) -> None:
+    relying_on_default = DirectWrite(insert(_PROBES), keys=["id", "name"])
+    with pytest.raises(ValueError, match="touched"), probes.session() as session:
+        relying_on_default.execute(session, {"id": 1, "name": "a"})
+
+
+def test_expanding_parameters_are_refused(probes: Database) -> None:
+    expanding = DirectWrite(delete(_PROBES).where(_PROBES.c.id.in_(bindparam("ids", expanding=True))))
+    with pytest.raises(ValueError, match="expanding"), probes.session() as session:
+        expanding.execute(session, {"ids": [1, 2]})
