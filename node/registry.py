@@ -200,16 +200,18 @@ def partner_states(config: NodeConfig) -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def _state_query() -> Any:
-    """Built once: the sender asks on every claim."""
+    """Built once, run on the driver's cursor: the sender asks on every claim, the gate on every message."""
+    from node.store.direct import DirectRead
     from node.store.models import Partner
 
     table = Partner.__table__
-    return select(table.c.state).where(table.c.id == bindparam("partner_id"))
+    return DirectRead(select(table.c.state).where(table.c.id == bindparam("partner_id")))
 
 
 def partner_state(session: Session, partner_id: str, *, sandbox: bool) -> str:
     """The lifecycle state of one partner; a partner with no row is active in a sandbox node."""
-    state = session.execute(_state_query(), {"partner_id": partner_id}).scalar()
+    found = _state_query().first(session, {"partner_id": partner_id})
+    state = None if found is None else found.state
     if state is None:
         return unrecorded_state(sandbox)
     return str(state)

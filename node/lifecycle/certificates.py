@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from node.lifecycle.notices import issue_notice
 from node.notify.render import NoticeKind
+from node.store.direct import DirectRead
 from node.store.lifecycle_models import CertificateRegistration
 
 if TYPE_CHECKING:
@@ -149,16 +150,19 @@ def register_certificate(
 
 
 # What judging a certificate reads of an owner's registrations: Core, built once (every message asks).
-_JUDGED = select(
-    CertificateRegistration.fingerprint,
-    CertificateRegistration.status,
-    CertificateRegistration.revoked_at,
-    CertificateRegistration.not_before,
-    CertificateRegistration.not_after,
-    CertificateRegistration.overlap_until,
-).where(
-    CertificateRegistration.owner_kind == bindparam("owner_kind"),
-    CertificateRegistration.owner_id == bindparam("owner_id"),
+# On the driver's cursor (node.store.direct): the receiver asks on every message.
+_JUDGED = DirectRead(
+    select(
+        CertificateRegistration.fingerprint,
+        CertificateRegistration.status,
+        CertificateRegistration.revoked_at,
+        CertificateRegistration.not_before,
+        CertificateRegistration.not_after,
+        CertificateRegistration.overlap_until,
+    ).where(
+        CertificateRegistration.owner_kind == bindparam("owner_kind"),
+        CertificateRegistration.owner_id == bindparam("owner_id"),
+    )
 )
 
 
@@ -184,7 +188,7 @@ def certificate_refusals(
     """`certificate_refusal` of each certificate in one query: the refused ones by fingerprint."""
     registrations = {
         row.fingerprint: row
-        for row in session.execute(_JUDGED, {"owner_kind": owner_kind, "owner_id": owner_id})
+        for row in _JUDGED.rows(session, {"owner_kind": owner_kind, "owner_id": owner_id})
     }
     refused: dict[str, CertificateRefused] = {}
     if registrations:

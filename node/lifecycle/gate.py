@@ -15,7 +15,8 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from node.lifecycle.states import Refusal, State, may_exchange
-from node.registry import unrecorded_state
+from node.registry import partner_state, unrecorded_state
+from node.store.direct import DirectRead
 from node.store.lifecycle_models import Incident, Suspension
 from node.store.models import Partner
 
@@ -34,16 +35,17 @@ def _in_force(now: Any) -> Any:
     )
 
 
-# Every exchange asks the gate: Core statements built once, the partner's state and the suspension in
-# force (if any) in one round trip; the suspension's wording is read only when it refuses.
-_STATE = select(Partner.state).where(Partner.id == bindparam("partner_id"))
-_STATE_AND_SUSPENSION = select(
-    _STATE.scalar_subquery(),
-    select(Suspension.id)
-    .where(*_in_force(bindparam("now")))
-    .order_by(Suspension.starts_at)
-    .limit(1)
-    .scalar_subquery(),
+# Every exchange asks the gate: on the driver's cursor (node.store.direct), the partner's state and the
+# suspension in force (if any) in one round trip; the suspension's wording is read only when it refuses.
+_STATE_AND_SUSPENSION = DirectRead(
+    select(
+        select(Partner.state).where(Partner.id == bindparam("partner_id")).scalar_subquery(),
+        select(Suspension.id)
+        .where(*_in_force(bindparam("now")))
+        .order_by(Suspension.starts_at)
+        .limit(1)
+        .scalar_subquery(),
+    )
 )
 _SUSPENSION_WORDING = select(Suspension.cause, Suspension.reason, Suspension.restore_at).where(
     Suspension.id == bindparam("suspension_id")
@@ -70,12 +72,10 @@ def exchange_refusal(
     A suspension of all exchanges refuses business documents, never the test service.
     """
     if test_message:
-        stored, suspension_id = session.execute(_STATE, {"partner_id": partner_id}).scalar(), None
+        state, suspension_id = State(partner_state(session, partner_id, sandbox=sandbox)), None
     else:
-        stored, suspension_id = session.execute(
-            _STATE_AND_SUSPENSION, {"partner_id": partner_id, "now": now}
-        ).one()
-    state = State(unrecorded_state(sandbox) if stored is None else stored)
+        stored, suspension_id = _STATE_AND_SUSPENSION.rows(session, {"partner_id": partner_id, "now": now})[0]
+        state = State(unrecorded_state(sandbox) if stored is None else stored)
     refusal = may_exchange(state, test_message=test_message, direction=direction)
     if refusal is not None or suspension_id is None:
         return refusal
@@ -91,7 +91,7 @@ def exchange_refusal(
 
 
 _INCIDENTS = Incident.__table__
-_OPEN_INCIDENTS = (
+_OPEN_INCIDENTS = DirectRead(
     select(_INCIDENTS.c.id, _INCIDENTS.c.title, _INCIDENTS.c.partners)
     .where(_INCIDENTS.c.closed_at.is_(None))
     .order_by(_INCIDENTS.c.id)
@@ -101,8 +101,8 @@ _OPEN_INCIDENTS = (
 def outbound_hold(session: Session, partner_id: str) -> str | None:
     """Why the sender must hold this partner's outbound messages now (an open incident), or None.
 
-    On the session's connection (the sender asks on every claim): no ORM objects."""
-    for incident in session.connection().execute(_OPEN_INCIDENTS):
+    On the driver's cursor (the sender asks on every claim): no ORM objects."""
+    for incident in _OPEN_INCIDENTS.rows(session, {}):
         if not incident.partners or partner_id in incident.partners:
             return f"incident #{incident.id} open: {incident.title} (seed 000 Art. 14)"
     return None

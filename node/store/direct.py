@@ -1,16 +1,18 @@
-"""Hot-path writes run on the driver's cursor: compiled once per dialect, bound by SQLAlchemy's own types.
+"""Hot-path statements run on the driver's cursor: compiled once per dialect, typed by SQLAlchemy's types.
 
 Through a Session, and still through a Connection, SQLAlchemy spends ~70–90 µs of Python on each
 statement (execution context, cache key, events, result set-up); the driver needs ~15 µs. For the
-few writes every message makes (the audit append, the sender's bookkeeping) that was a large share
-of a node's CPU (ops/bench/node.md). Values still go through each column type's bind processor
-(UtcDateTime, JSON ...), and driver errors come out as SQLAlchemy's (IntegrityError ...), as
-they would from `session.execute`. Statements that need Python-side column defaults, expanding
-IN lists or RETURNING are refused when compiled: they take the ordinary path.
+few statements every message runs (the audit append, the gate's look-ups, the sender's bookkeeping)
+that was a large share of a node's CPU (ops/bench/node.md). Values still go through each column
+type's bind and result processors (UtcDateTime, JSON ...), and driver errors come out as
+SQLAlchemy's (IntegrityError ...), as they would from `session.execute`. Statements that need
+Python-side column defaults or expanding IN lists, and writes with RETURNING, are refused when
+compiled: they take the ordinary path.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +20,10 @@ from typing import Any
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import UpdateBase
 
-__all__ = ["DirectWrite"]
+__all__ = ["DirectRead", "DirectWrite"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,8 @@ class _Compiled:
     positions: tuple[str, ...] | None  # qmark drivers (SQLite); None: named parameters (psycopg)
     processors: Mapping[str, Callable[[Any], Any]]
     fixed: Mapping[str, Any]  # values bound in the statement itself (`id == 1`)
+    row: Callable[..., Any] | None = None  # a SELECT's row type (a named tuple)
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] = ()  # (column, result processor)
 
     def bind(self, params: Mapping[str, Any]) -> Any:
         values = {**self.fixed, **params} if self.fixed else params
@@ -43,26 +48,29 @@ class _Compiled:
         }
 
 
-class DirectWrite:
-    """An INSERT/UPDATE/DELETE given every value by name; `execute` runs it in the session's transaction."""
+def _flushed(session: Session) -> Connection:
+    """The session's connection, once what the session holds unflushed is written (its autoflush)."""
+    if session.autoflush:
+        session.flush()  # returns at once when nothing is pending
+    return session.connection()
 
-    def __init__(self, statement: UpdateBase, keys: Sequence[str] | None = None) -> None:
+
+class _Direct:
+    def __init__(self, statement: Any, keys: Sequence[str] | None = None) -> None:
         self._statement = statement
         self._keys = list(keys) if keys is not None else None
         self._compiled: dict[str, _Compiled] = {}
 
-    def execute(self, session: Session, params: Mapping[str, Any]) -> int:
-        """Run it with `params`; the number of rows it changed."""
-        return self.execute_on(session.connection(), params)
-
-    def execute_on(self, connection: Connection, params: Mapping[str, Any]) -> int:
+    def _run(
+        self, connection: Connection, params: Mapping[str, Any], consume: Callable[[_Compiled, Any], Any]
+    ) -> Any:
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name) or self._compile(dialect)
         args = compiled.bind(params)
         cursor = connection.connection.cursor()
         try:
             cursor.execute(compiled.sql, args)
-            return int(cursor.rowcount)
+            return consume(compiled, cursor)
         except dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(
                 compiled.sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
@@ -75,14 +83,72 @@ class DirectWrite:
         if compiled.insert_prefetch or compiled.update_prefetch:
             names = [c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
             raise ValueError(f"give every value: {names} would need Python-side defaults")
-        if compiled.literal_execute_params or compiled.post_compile_params or compiled.effective_returning:
-            raise ValueError("expanding parameters and RETURNING take the ordinary path")
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise ValueError("expanding parameters take the ordinary path")
+        row: Callable[..., Any] | None = None
+        results: list[tuple[int, Callable[[Any], Any]]] = []
+        if isinstance(self._statement, Select):
+            columns = compiled._result_columns
+            row = namedtuple("Row", [c.keyname for c in columns], rename=True)  # type: ignore[misc]
+            for position, column in enumerate(columns):
+                processor = column.type._cached_result_processor(dialect, None)
+                if processor is not None:
+                    results.append((position, processor))
+        elif compiled.effective_returning:
+            raise ValueError("RETURNING takes the ordinary path")
         fixed = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
         result = _Compiled(
             sql=compiled.string,
             positions=tuple(compiled.positiontup) if compiled.positional else None,
             processors=dict(compiled._bind_processors),
             fixed=fixed,
+            row=row,
+            results=tuple(results),
         )
         self._compiled[dialect.name] = result
         return result
+
+
+class DirectWrite(_Direct):
+    """An INSERT/UPDATE/DELETE given every value by name; `execute` runs it in the session's transaction."""
+
+    def __init__(self, statement: UpdateBase, keys: Sequence[str] | None = None) -> None:
+        super().__init__(statement, keys)
+
+    def execute(self, session: Session, params: Mapping[str, Any]) -> int:
+        """Run it with `params`; the number of rows it changed."""
+        return self.execute_on(_flushed(session), params)
+
+    def execute_on(self, connection: Connection, params: Mapping[str, Any]) -> int:
+        return int(self._run(connection, params, lambda _compiled, cursor: cursor.rowcount))
+
+
+class DirectRead(_Direct):
+    """A SELECT: its rows as named tuples (attribute access as on SQLAlchemy's rows), values typed."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        super().__init__(statement)
+
+    def rows(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
+        return self.rows_on(_flushed(session), params)
+
+    def rows_on(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+        return self._run(connection, params, _typed_rows)
+
+    def first(self, session: Session, params: Mapping[str, Any]) -> Any | None:
+        found = self.rows(session, params)
+        return found[0] if found else None
+
+
+def _typed_rows(compiled: _Compiled, cursor: Any) -> list[Any]:
+    make, results = compiled.row, compiled.results
+    assert make is not None
+    if not results:
+        return [make(*values) for values in cursor.fetchall()]
+    rows = []
+    for values in cursor.fetchall():
+        typed = list(values)
+        for position, processor in results:
+            typed[position] = processor(typed[position])
+        rows.append(make(*typed))
+    return rows

@@ -1,4 +1,4 @@
-"""DirectWrite: hot-path writes on the driver's cursor behave as session.execute would, on both databases."""
+"""DirectWrite, DirectRead: statements on the driver's cursor act as session.execute does, both databases."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    func,
     insert,
     select,
     update,
@@ -21,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from node.store.database import Database
-from node.store.direct import DirectWrite
+from node.store.direct import DirectRead, DirectWrite
 from node.store.types import UtcDateTime, utcnow
 
 _META = MetaData()
@@ -37,6 +38,11 @@ _PROBES = Table(
 _INSERT = DirectWrite(insert(_PROBES), keys=["id", "name", "at", "data", "touched"])
 _RENAME = DirectWrite(update(_PROBES).where(_PROBES.c.id == bindparam("pk")).values(name=bindparam("new")))
 _DROP_FIRST = DirectWrite(delete(_PROBES).where(_PROBES.c.id == 1))
+_NAMED = DirectRead(
+    select(_PROBES.c.id, _PROBES.c.at, _PROBES.c.data, func.count().over().label("total"))
+    .where(_PROBES.c.name.like(bindparam("pattern")), _PROBES.c.id > 0)
+    .order_by(_PROBES.c.id)
+)
 
 
 @pytest.fixture
@@ -109,3 +115,36 @@ def test_expanding_parameters_are_refused(probes: Database) -> None:
     expanding = DirectWrite(delete(_PROBES).where(_PROBES.c.id.in_(bindparam("ids", expanding=True))))
     with pytest.raises(ValueError, match="expanding"), probes.session() as session:
         expanding.execute(session, {"ids": [1, 2]})
+
+
+def test_reads_give_typed_rows_with_named_columns(probes: Database, now: datetime) -> None:
+    later = now + timedelta(hours=1)
+    with probes.session() as session:
+        _INSERT.execute(
+            session, {"id": 2, "name": "b-two", "at": later, "data": [1, {"x": None}], "touched": now}
+        )
+        _INSERT.execute(session, {"id": 1, "name": "b-one", "at": None, "data": None, "touched": now})
+        _INSERT.execute(session, {"id": 3, "name": "c", "at": now, "data": "text", "touched": now})
+    with probes.read_session() as session:
+        rows = _NAMED.rows(session, {"pattern": "b-%"})
+        assert _NAMED.first(session, {"pattern": "z%"}) is None
+    assert [(r.id, r.at, r.data, r.total) for r in rows] == [
+        (1, None, None, 2),
+        (2, later, [1, {"x": None}], 2),
+    ]
+    assert rows[1].at.utcoffset() == timedelta(0)
+
+
+def test_reads_see_the_transactions_own_writes(probes: Database, now: datetime) -> None:
+    with probes.session() as session:
+        _INSERT.execute(session, {"id": 1, "name": "b", "at": now, "data": {}, "touched": now})
+        assert [r.id for r in _NAMED.rows(session, {"pattern": "%"})] == [1]
+
+
+def test_what_the_session_holds_unflushed_is_seen(probes: Database, now: datetime) -> None:
+    from node.store.models import Partner
+
+    partner_state = DirectRead(select(Partner.state).where(Partner.id == bindparam("id")))
+    with probes.session() as session:
+        session.add(Partner(id="th-nsw", party_id="TH-NSW", state="testing"))
+        assert [r.state for r in partner_state.rows(session, {"id": "th-nsw"})] == ["testing"]
