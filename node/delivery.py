@@ -32,6 +32,7 @@ from node.api.signature import SIGNATURE_HEADER, sign
 from node.collaborations import Collaborations
 from node.context import NodeContext
 from node.store.models import Delivery, DeliveryState, Direction, Message, MessageState, Submission
+from node.store.payloads import PAYLOADS_WITH_DATA
 from node.submissions import ANSWER_STATUS_OF, answer_to_json, document_type_for, profile_for
 
 __all__ = [
@@ -278,7 +279,7 @@ def _read_answer(ctx: NodeContext, message: Message) -> tuple[str, str | None, s
     if not message.payloads:
         return None
     try:
-        parsed = answers.from_xml(ctx.blobs.read_bytes(message.payloads[0].blob_digest, MAX_TREATY_BYTES))
+        parsed = answers.from_xml(_first_payload(ctx, message))
     except (MappingError, ValueError) as exc:
         _log.warn("business answer {id} does not parse: {error}", id=message.message_id, error=str(exc))
         return None
@@ -316,14 +317,14 @@ def describe(ctx: NodeContext, delivery: Delivery, message: Message) -> dict[str
     if document_type == "answer" and message.payloads:
         from mappings import answers
 
-        xml = ctx.blobs.read_bytes(message.payloads[0].blob_digest, MAX_TREATY_BYTES)
+        xml = _first_payload(ctx, message)
         try:
             out["document"] = answer_to_json(answers.from_xml(xml))
         except Exception as exc:
             out["document"] = None
             out["mapping_error"] = f"the business answer could not be read: {exc}"
     if document_type in ("eco", "ephyto") and message.payloads:
-        xml = ctx.blobs.read_bytes(message.payloads[0].blob_digest, MAX_TREATY_BYTES)
+        xml = _first_payload(ctx, message)
         try:
             out["document"] = profile_for(document_type).from_treaty(xml)
         except Exception as exc:
@@ -343,19 +344,25 @@ def _payload(ctx: NodeContext, delivery_id: int, payload: Any) -> dict[str, Any]
     }
     if payload.size <= INLINE_PAYLOAD_LIMIT:
         item["data_base64"] = base64.b64encode(
-            ctx.blobs.read_bytes(payload.blob_digest, INLINE_PAYLOAD_LIMIT)
+            ctx.blobs.read_stored(payload.blob_digest, payload.data, INLINE_PAYLOAD_LIMIT)
         ).decode("ascii")
     return item
+
+
+def _first_payload(ctx: NodeContext, message: Message) -> bytes:
+    """The document: the first payload's bytes, from its row or its blob (ValueError when too large)."""
+    part = message.payloads[0]
+    return ctx.blobs.read_stored(part.blob_digest, part.data, MAX_TREATY_BYTES)
 
 
 def _load(session: Session, delivery_id: int) -> tuple[Delivery, Message] | None:
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
         return None
-    message = session.get(Message, delivery.message_pk)
+    # With the payloads' inline bytes: `describe` reads them after the session.
+    message = session.get(Message, delivery.message_pk, options=(PAYLOADS_WITH_DATA,))
     if message is None:
         return None
-    message.payloads  # noqa: B018 - load them inside the session
     return delivery, message
 
 

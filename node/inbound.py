@@ -374,14 +374,19 @@ class InboundProcessor:
         blobs = self.ctx.blobs
         wire = blobs.put_or_inline(body, self.inline_limit)
         payloads = []
+        # Small parts stay in their row (no file, no fsync of their own) while the message's inline
+        # bytes stay within the limit; the rest stream into the blob store.
+        room = self.inline_limit
         for payload in received.payloads:
-            ref = blobs.put_source(payload.source)
+            stored = blobs.put_or_inline(payload.source, room)
+            if stored.data is not None:
+                room -= stored.size
             payloads.append(
-                NewPayload(
-                    blob=ref,
-                    mime_type=payload.mime_type,
-                    content_id=payload.content_id,
-                    properties=tuple((p.name, p.value) for p in payload.properties),
+                NewPayload.stored(
+                    stored,
+                    payload.mime_type,
+                    payload.content_id,
+                    tuple((p.name, p.value) for p in payload.properties),
                 )
             )
         return wire, tuple(payloads)

@@ -24,6 +24,7 @@ import json
 import logging
 import socket
 import uuid
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -407,14 +408,13 @@ class Sender:
             ),
             mpc=pmode.mpc,
         )
-        opened = []
+        opened = ExitStack()
         spools = TempSpools(config.spool_dir)
         try:
             payloads = []
             for index, part in enumerate(message.payloads):
                 content_id, props = part.content_id, part.properties
-                source = ctx.blobs.source(part.blob_digest)
-                opened.append(source)
+                source = opened.enter_context(ctx.blobs.open_stored(part.blob_digest, part.data))
                 cid = (
                     content_id
                     if content_id and _plain_cid(content_id)
@@ -438,8 +438,7 @@ class Sender:
             wire = ctx.blobs.put_or_inline(built.body, self.inline_limit)
         finally:
             spools.close()
-            for source in opened:
-                source.fileobj.close()
+            opened.close()
         return replace(
             message,
             wire_digest=wire.digest,

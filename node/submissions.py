@@ -26,7 +26,7 @@ from twisted.internet import defer, threads
 from node.api.errors import FieldError
 from node.collaborations import CERTIFICATE_TYPES, DEFAULT_COLLABORATIONS, Collaborations
 from node.context import NodeContext
-from node.store.blobs import BlobRef
+from node.store.blobs import Inlined
 from node.store.messages import NewPayload, create_outbound
 from node.store.models import Delivery, Direction, Message, MessageState, Submission
 from protocols.as4.payload import ByteSource, InMemory
@@ -209,7 +209,11 @@ async def _submit(
     if refusal is not None:
         raise refusal
 
-    treaty_ref = await _in_thread(ctx, ctx.blobs.put_source, prepared.treaty)
+    from node.inbound import inline_limit
+
+    # A small document stays in its payload row (no file, no fsync of its own); a larger one streams
+    # into the blob store.
+    treaty = await _in_thread(ctx, ctx.blobs.put_or_inline, prepared.treaty, inline_limit(ctx))
     domestic_digest = None
     if prepared.domestic is not None:
         domestic_digest = (await _in_thread(ctx, ctx.blobs.put_bytes, prepared.domestic)).digest
@@ -220,8 +224,7 @@ async def _submit(
             ministry,
             prepared,
             is_test,
-            treaty_ref.digest,
-            treaty_ref.size,
+            treaty,
             domestic_digest,
             idempotency_key,
             request_digest,
@@ -617,8 +620,7 @@ def _store(
     ministry: str,
     prepared: _Prepared,
     is_test: bool,
-    treaty_digest: str,
-    treaty_size: int,
+    treaty: Inlined,
     domestic_digest: str | None,
     idempotency_key: str | None,
     request_digest: str,
@@ -652,9 +654,9 @@ def _store(
         service=prepared.service,
         action=prepared.action,
         payloads=(
-            NewPayload(
-                blob=BlobRef(treaty_digest, treaty_size),
-                mime_type=prepared.mime_type,
+            NewPayload.stored(
+                treaty,
+                prepared.mime_type,
                 content_id=f"{uuid.uuid4()}@{message_id.rsplit('@', 1)[1]}",
             ),
         ),
@@ -679,8 +681,8 @@ def _store(
             "document_type": prepared.document_type,
             "service": prepared.service,
             "action": prepared.action,
-            "payload_sha256": treaty_digest,
-            "payload_size": treaty_size,
+            "payload_sha256": treaty.digest,
+            "payload_size": treaty.size,
             "document_sha256": domestic_digest,
         },
         request_digest=request_digest,

@@ -7,14 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 from twisted.internet import threads
 
 from node.api.errors import ApiError, query_pointer
-from node.api.router import ApiCall, FileAnswer, JsonAnswer, Route
+from node.api.router import ApiCall, BytesAnswer, FileAnswer, JsonAnswer, Route
 from node.context import NodeContext
 from node.delivery import describe, summary
-from node.store.models import Delivery, DeliveryState, Message
+from node.store.models import Delivery, DeliveryState, Message, Payload
+from node.store.payloads import PAYLOADS_WITH_DATA
 
 __all__ = ["INBOX_STATES", "routes"]
 
@@ -58,20 +59,17 @@ def routes(ctx: NodeContext) -> tuple[Route, ...]:
             raise ApiError.single(404, "not_found", "no such inbox item", "")
         return JsonAnswer(200, acked)
 
-    async def payload(call: ApiCall) -> FileAnswer:
-        found = await ctx.db.read(_one, call.client.id, call.params["id"])
+    async def payload(call: ApiCall) -> FileAnswer | BytesAnswer:
         position = call.params["n"]
-        if found is None or not position.isdigit():
+        part = None
+        if position.isdigit() and len(position) < 10:
+            part = await ctx.db.read(_part, call.client.id, call.params["id"], int(position))
+        if part is None:
             raise ApiError.single(404, "not_found", "no such inbox item or payload", "")
-        parts = [p for p in found[1].payloads if p.position == int(position)]
-        if not parts:
-            raise ApiError.single(404, "not_found", "no such inbox item or payload", "")
-        part = parts[0]
-        return FileAnswer(
-            ctx.blobs.path(part.blob_digest),
-            part.mime_type,
-            {"Digest": f"sha-256={base64.b64encode(bytes.fromhex(part.blob_digest)).decode()}"},
-        )
+        headers = {"Digest": f"sha-256={base64.b64encode(bytes.fromhex(part.blob_digest)).decode()}"}
+        if part.data is not None:  # kept in its row
+            return BytesAnswer(part.data, part.mime_type, headers)
+        return FileAnswer(ctx.blobs.path(part.blob_digest), part.mime_type, headers)
 
     return (
         Route("GET", "inbox", index),
@@ -90,11 +88,24 @@ def _one(session: Session, ministry: str, item_id: str) -> tuple[Delivery, Messa
     delivery = session.get(Delivery, delivery_id) if delivery_id is not None else None
     if delivery is None or delivery.ministry != ministry:
         return None  # another ministry's item does not exist for this one
-    message = session.get(Message, delivery.message_pk)
+    # With the payloads' inline bytes: `describe` reads them after the session.
+    message = session.get(Message, delivery.message_pk, options=(PAYLOADS_WITH_DATA,))
     if message is None:
         return None
-    message.payloads  # noqa: B018 - load them inside the session
     return delivery, message
+
+
+def _part(session: Session, ministry: str, item_id: str, position: int) -> Payload | None:
+    """Payload `position` of the calling ministry's inbox item, its inline bytes loaded (if any)."""
+    delivery_id = _delivery_id(item_id)
+    delivery = session.get(Delivery, delivery_id) if delivery_id is not None else None
+    if delivery is None or delivery.ministry != ministry:
+        return None  # another ministry's item does not exist for this one
+    return session.scalars(
+        select(Payload)
+        .where(Payload.message_pk == delivery.message_pk, Payload.position == position)
+        .options(undefer(Payload.data))
+    ).one_or_none()
 
 
 def _list(session: Session, ministry: str, state: str, limit: int, after: int) -> list[dict[str, Any]]:

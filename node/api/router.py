@@ -16,7 +16,7 @@ from twisted.web.iweb import IRequest
 
 from node.api.errors import ApiError, FieldError, query_pointer
 
-__all__ = ["MAX_BODY", "ApiCall", "ApiResource", "FileAnswer", "JsonAnswer", "Route"]
+__all__ = ["MAX_BODY", "ApiCall", "ApiResource", "BytesAnswer", "FileAnswer", "JsonAnswer", "Route"]
 
 MAX_BODY = 32 * 1024 * 1024
 _log = Logger()
@@ -36,6 +36,18 @@ class FileAnswer:
     path: Path
     content_type: str
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BytesAnswer:
+    """A 200 with bytes already in memory (a small payload kept in its database row)."""
+
+    body: bytes
+    content_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Answer = JsonAnswer | FileAnswer | BytesAnswer
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +89,7 @@ class ApiCall:
             ) from None
 
 
-Handler = Callable[[ApiCall], Awaitable[JsonAnswer | FileAnswer]]
+Handler = Callable[[ApiCall], Awaitable[Answer]]
 Authenticator = Callable[[IRequest], Awaitable[Any]]
 
 
@@ -122,18 +134,23 @@ class ApiResource(resource.Resource):
         request.notifyFinish().addBoth(lambda _: finished.__setitem__(0, True))
         d = defer.ensureDeferred(self._dispatch(request))
 
-        def write(answer: JsonAnswer | FileAnswer) -> None:
+        def write(answer: Answer) -> None:
             if finished[0]:
                 return
             if isinstance(answer, FileAnswer):
                 _stream(request, answer)
                 return
-            body = b"" if answer.body is None else json.dumps(answer.body, ensure_ascii=False).encode()
-            request.setResponseCode(answer.status)
+            if isinstance(answer, BytesAnswer):
+                body, status, content_type = answer.body, 200, answer.content_type
+            else:
+                body = b"" if answer.body is None else json.dumps(answer.body, ensure_ascii=False).encode()
+                status = answer.status
+                content_type = None if answer.body is None else "application/json"
+            request.setResponseCode(status)
             for name, value in answer.headers.items():
                 request.setHeader(name, value)
-            if answer.body is not None:
-                request.setHeader("Content-Type", "application/json")
+            if content_type is not None:
+                request.setHeader("Content-Type", content_type)
             request.setHeader("Cache-Control", "no-store")
             request.setHeader("Content-Length", str(len(body)))
             if request.method != b"HEAD":
@@ -144,7 +161,7 @@ class ApiResource(resource.Resource):
         d.addErrback(lambda f: _log.failure("ministry API answer failed", f))
         return server.NOT_DONE_YET
 
-    async def _dispatch(self, request: server.Request) -> JsonAnswer | FileAnswer:
+    async def _dispatch(self, request: server.Request) -> Answer:
         try:
             return await self._answer(request)
         except ApiError as exc:
@@ -162,7 +179,7 @@ class ApiResource(resource.Resource):
                 },
             )
 
-    async def _answer(self, request: server.Request) -> JsonAnswer | FileAnswer:
+    async def _answer(self, request: server.Request) -> Answer:
         method = request.method.decode("ascii", "replace")
         try:
             segments = tuple(s.decode("utf-8") for s in request.postpath)

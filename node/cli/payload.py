@@ -31,12 +31,15 @@ def payload_command(directory: Path, message_id: str, out: Path, part: int, dire
             if message is None:
                 raise OperatorError(f"no message {message_id}")
             payloads = list(message.payloads)
-        if part >= len(payloads):
-            raise OperatorError(f"message {message_id} has {len(payloads)} payload part(s), no part {part}")
-        chosen = payloads[part]
+            if part >= len(payloads):
+                raise OperatorError(
+                    f"message {message_id} has {len(payloads)} payload part(s), no part {part}"
+                )
+            chosen = payloads[part]
+            inline = chosen.data  # kept in the row when small (deferred: read inside the session)
         tmp = out.with_name(f".{out.name}.part")
         try:
-            with node.blobs.open(chosen.blob_digest) as source, tmp.open("wb") as handle:
+            with node.blobs.open_stored(chosen.blob_digest, inline) as source, tmp.open("wb") as handle:
                 for chunk in source.chunks():
                     handle.write(chunk)
             os.replace(tmp, out)

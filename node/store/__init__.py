@@ -26,7 +26,9 @@ node.store.blobs
     blobs.verify(digest)   # raises BlobCorrupt / BlobMissing
     blobs.put_or_inline(source, limit) -> Inlined(digest, size, data|None)  # small: bytes for the row
     blobs.read_stored(digest, data, limit) -> bytes   # a row's inline bytes, else the blob
-    Message.wire_bytes / receipt_bytes are deferred columns: read them inside the session.
+    with blobs.open_stored(digest, data) as src: ...  # the same as a ByteSource, to stream
+    Message.wire_bytes / receipt_bytes and Payload.data are deferred columns: read them inside the
+    session (payloads.PAYLOADS_WITH_DATA: a loader option for a message's payloads with their bytes).
 
 node.store.messages  (s = session; re-exports node.store.outbound_queue, inbound_messages,
                       message_queries and payloads.NewPayload)
@@ -34,7 +36,8 @@ node.store.messages  (s = session; re-exports node.store.outbound_queue, inbound
                     service_type, conversation_id, ref_to_message_id, from_party_id, to_party_id,
                     agreement_ref, pmode_id, document_type, ministry, submission_id, is_test,
                     properties, not_before) -> Message (state pending)
-    NewPayload(blob: BlobRef, mime_type, content_id=None, properties=((name, value), ...))
+    NewPayload(blob: BlobRef, mime_type, content_id=None, properties=((name, value), ...), data=None)
+    NewPayload.stored(blobs.put_or_inline(...), mime_type, ...)  # data: the bytes kept in the row
     set_wire(s, pk, *, digest, content_type, now, wire_bytes=None, signed_references=None)
         # the built message, byte-identical on retries (inline when small)
     claim_due(s, *, claimer, now, lease: timedelta, limit=16, partner_id=None, in_order=True)

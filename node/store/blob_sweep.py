@@ -39,7 +39,9 @@ __all__ = [
 # listed here would have its blobs deleted: tests/integration/store/test_blob_sweep.py fails
 # for any *digest* column of the schema that is neither here nor known not to name a blob.
 REFERENCES: tuple[InstrumentedAttribute[Any], ...] = (
-    Payload.blob_digest,  # every payload part, outbound and inbound
+    # Every payload part, outbound and inbound. A part kept in its row (payloads.data) names no file:
+    # its digest merely keeps a file of equal bytes, should one exist; nothing expects one.
+    Payload.blob_digest,
     Message.wire_digest,  # the signed message as on the wire, when too large for its row
     Message.receipt_digest,  # the receipt, when too large for its row
     Submission.document_digest,  # the ministry's domestic document as submitted

@@ -1,4 +1,7 @@
-"""Content-addressed files (sha256) for payloads, wire messages and receipts, streamed, never whole."""
+"""Content-addressed files (sha256) for payloads, wire messages and receipts, streamed, never whole.
+
+Small ones stay in their database row instead (`put_or_inline`); `open_stored`/`read_stored` read either.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from protocols.as4.payload import CHUNK, ByteSource, FileSlice
+from protocols.as4.payload import CHUNK, ByteSource, FileSlice, InMemory
 
 __all__ = ["INLINE_LIMIT", "BlobCorrupt", "BlobMissing", "BlobRef", "BlobSpool", "BlobStore", "Inlined"]
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
-# Wire messages and receipts up to this size are kept in their database row (one fsync: the
-# commit's), larger ones stream into the blob store. node.yaml `storage: {inline_limit: N}`.
+# Payload parts, wire messages and receipts up to this size are kept in their database row (one
+# fsync: the commit's), larger ones stream into the blob store. node.yaml `storage: {inline_limit: N}`.
 INLINE_LIMIT = 256 * 1024
 STALE_TEMPORARY_SECONDS = 24 * 3600
 
@@ -195,6 +198,18 @@ class BlobStore:
                 raise ValueError(f"{len(data)} bytes, over the limit of {limit}")
             return data
         return self.read_bytes(digest, limit)
+
+    @contextmanager
+    def open_stored(self, digest: str, data: bytes | None) -> Iterator[ByteSource]:
+        """Bytes kept inline in a row (`data`) or else the blob `digest`, to stream (a file closed on exit).
+
+        Every reader of a payload part, wire message or receipt goes through here or `read_stored`.
+        """
+        if data is not None:
+            yield InMemory(data)
+            return
+        with self.open(digest) as source:
+            yield source
 
     def spool(self) -> BlobSpool:
         return BlobSpool(self)

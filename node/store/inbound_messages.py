@@ -100,7 +100,8 @@ def insert_inbound(
     """A received message (state `received`), its payloads and, given an AuditLog, its audit record.
 
     Core INSERTs (the receiver's hot path); returns the message's sequence number.
-    `wire_bytes`/`receipt_bytes`: the bytes inline (small ones), beside their digests.
+    `wire_bytes`/`receipt_bytes` and each NewPayload's `data`: the bytes inline (small ones), beside
+    their digests.
     A second message with the same (partner, MessageId) raises IntegrityError: check
     `find_received` first; the unique constraint is the last line against a race.
     """
@@ -149,6 +150,7 @@ def insert_inbound(
                     "blob_digest": part.blob.digest,
                     "size": part.blob.size,
                     "properties": dict(part.properties),
+                    "data": part.data,
                 }
                 for position, part in enumerate(payloads)
             ],

@@ -193,7 +193,7 @@ class Message(Base):
 
 
 class Payload(Base):
-    """One payload part of a message, its bytes in the blob store."""
+    """One payload part of a message: its bytes in the row (`data`) when small, else in the blob store."""
 
     __tablename__ = "payloads"
     __table_args__ = (UniqueConstraint("message_pk", "position"),)
@@ -203,9 +203,14 @@ class Payload(Base):
     position: Mapped[int] = mapped_column(Integer)
     content_id: Mapped[str | None] = mapped_column(String(255))
     mime_type: Mapped[str] = mapped_column(String(255))
+    # The sha256 and size of the bytes, wherever they are kept: the names shown to ministries and operators.
     blob_digest: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The bytes themselves when small (up to the store's inline limit), else NULL: the blob `blob_digest`.
+    # Deferred: listing messages (Message.payloads is loaded with every message) leaves them in the
+    # database; a reader loads them inside its session (node.store.payloads.PAYLOADS_WITH_DATA).
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     message: Mapped[Message] = relationship(back_populates="payloads", lazy="raise")
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, or_, select, union_all, update
+from sqlalchemy import Integer, and_, bindparam, case, func, null, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from node.store.models import Direction, Message, MessageState, Payload
@@ -188,6 +188,9 @@ class ClaimedPayload:
     mime_type: str
     content_id: str | None
     properties: dict[str, Any]
+    # The bytes when kept in the row (else the blob `blob_digest`); only for a message still to be
+    # built: one already built is sent from its wire bytes.
+    data: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +326,7 @@ def claim_due(
     payloads: dict[int, list[ClaimedPayload]] = {pk: [] for pk in ids}
     for p in session.execute(_CLAIMED_PAYLOADS, {"ids": ids}):
         payloads[p.message_pk].append(
-            ClaimedPayload(p.blob_digest, p.mime_type, p.content_id, p.properties or {})
+            ClaimedPayload(p.blob_digest, p.mime_type, p.content_id, p.properties or {}, p.data)
         )
     return [
         ClaimedMessage(
@@ -369,7 +372,9 @@ _CLAIMED_PAYLOADS = (
         _PAYLOADS.c.mime_type,
         _PAYLOADS.c.content_id,
         _PAYLOADS.c.properties,
+        case((_MESSAGES.c.wire_digest.is_(None), _PAYLOADS.c.data), else_=null()).label("data"),
     )
+    .join_from(_PAYLOADS, _MESSAGES, _MESSAGES.c.id == _PAYLOADS.c.message_pk)
     .where(_PAYLOADS.c.message_pk.in_(bindparam("ids", expanding=True)))
     .order_by(_PAYLOADS.c.message_pk, _PAYLOADS.c.position)
 )

@@ -5,24 +5,46 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from node.store.blobs import BlobRef
+from sqlalchemy.orm import selectinload
+
+from node.store.blobs import BlobRef, Inlined
 from node.store.models import Message, Payload
 
-__all__ = ["NewPayload", "add_payloads"]
+__all__ = ["PAYLOADS_WITH_DATA", "NewPayload", "add_payloads"]
+
+# A loader option: a message's payloads with their inline bytes, for a reader that uses them after its
+# session (Payload.data is deferred). session.get(Message, pk, options=(PAYLOADS_WITH_DATA,)).
+PAYLOADS_WITH_DATA = selectinload(Message.payloads).undefer(Payload.data)
 
 
 @dataclass(frozen=True, slots=True)
 class NewPayload:
-    """A payload part to record: its bytes already in the blob store."""
+    """A payload part to record: the digest and size of its bytes (`blob`), and the bytes themselves
+    when they are kept in the row (`data`, up to the store's inline limit); else they are already in
+    the blob store."""
 
     blob: BlobRef
     mime_type: str
     content_id: str | None = None
     properties: tuple[tuple[str, str], ...] = ()
+    data: bytes | None = None
 
     def __post_init__(self) -> None:
         if not self.mime_type:
             raise ValueError("a payload needs a MIME type")
+        if self.data is not None and len(self.data) != self.blob.size:
+            raise ValueError(f"{len(self.data)} inline bytes for a payload of {self.blob.size}")
+
+    @classmethod
+    def stored(
+        cls,
+        stored: Inlined,
+        mime_type: str,
+        content_id: str | None = None,
+        properties: tuple[tuple[str, str], ...] = (),
+    ) -> NewPayload:
+        """From `BlobStore.put_or_inline`'s answer: inline bytes, or a blob already stored."""
+        return cls(BlobRef(stored.digest, stored.size), mime_type, content_id, properties, stored.data)
 
 
 def add_payloads(message: Message, payloads: Sequence[NewPayload]) -> None:
@@ -35,5 +57,6 @@ def add_payloads(message: Message, payloads: Sequence[NewPayload]) -> None:
                 blob_digest=part.blob.digest,
                 size=part.blob.size,
                 properties=dict(part.properties),
+                data=part.data,
             )
         )

@@ -214,7 +214,8 @@ async def test_a_ministry_answers_a_received_certificate_through_the_api(api_nod
         message = s.scalar(select(Message).where(Message.message_id == r.json()["message_id"]))
         assert message.action == "BusinessAnswer"
         assert message.ref_to_message_id == answer["ref_to_message_id"]
-        xml = api_node.ctx.blobs.read_bytes(message.payloads[0].blob_digest, 1_000_000)
+        part = message.payloads[0]
+        xml = api_node.ctx.blobs.read_stored(part.blob_digest, part.data, 1_000_000)
     from mappings import answers
 
     assert answers.from_xml(xml).status == answers.AnswerStatus.ACCEPTED

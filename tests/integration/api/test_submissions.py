@@ -45,7 +45,8 @@ async def test_a_valid_ephyto_is_accepted_mapped_and_queued_as_a_pending_message
         assert message.direction == "outbound" and message.state == "pending" and message.partner_id == "th"
         assert (message.service, message.action) == DOCUMENT_COLLABORATIONS["ephyto"]
         assert message.submission_id == answer["id"] and message.ministry == "mard"
-        xml = api_node.ctx.blobs.read_bytes(message.payloads[0].blob_digest, 10_000_000)
+        part = message.payloads[0]
+        xml = api_node.ctx.blobs.read_stored(part.blob_digest, part.data, 10_000_000)
         assert message.payloads[0].mime_type == "application/xml"
     assert profile_for("ephyto").from_treaty(xml) == EPHYTO
     audits = _submission_audits(api_node)
@@ -166,8 +167,8 @@ async def test_a_raw_payload_is_stored_byte_for_byte(api_node):
     assert r.code == 202
     with api_node.ctx.db.read_session() as s:
         message = s.scalar(select(Message).where(Message.message_id == r.json()["message_id"]))
-        digest = message.payloads[0].blob_digest
-    assert api_node.ctx.blobs.read_bytes(digest, len(data)) == data
+        digest, inline = message.payloads[0].blob_digest, message.payloads[0].data
+    assert api_node.ctx.blobs.read_stored(digest, inline, len(data)) == data
 
 
 @pytest_twisted.ensureDeferred
@@ -224,7 +225,8 @@ async def test_an_eco_from_the_mappings_sample_is_accepted_and_mapped_to_e_form_
     with api_node.ctx.db.read_session() as s:
         message = s.scalar(select(Message).where(Message.message_id == r.json()["message_id"]))
         assert (message.service, message.action) == DOCUMENT_COLLABORATIONS["eco"]
-        xml = api_node.ctx.blobs.read_bytes(message.payloads[0].blob_digest, 10_000_000)
+        part = message.payloads[0]
+        xml = api_node.ctx.blobs.read_stored(part.blob_digest, part.data, 10_000_000)
     back = profile_for("eco").from_treaty(xml)
     assert back["reference_number"] == sample["reference_number"]
     assert back["exporter"]["name"] == sample["exporter"]["name"]
