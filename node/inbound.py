@@ -15,7 +15,8 @@ The order (each step refuses with its ebMS code, and every refusal is audited):
 7. in ONE transaction: message, payload blobs, raw signed bytes, receipt, audit and, unless it is a
    test message or a business answer (node.delivery's sweep reads its payload), its deliveries
    (node.delivery.route_on_arrival); then the receipt.
-Crypto and blob I/O run in the reactor's thread pool, database work through `db.run`/`db.read`.
+Steps 1–6, the receipt and staging the payloads run in one call in the reactor's thread pool (the
+look-up in a read transaction there); storing is a group commit (`db.run_grouped`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy.exc import IntegrityError
-from twisted.internet import defer, threads
+from twisted.internet import threads
 
 from node.context import NodeContext
 from node.partners import Partner
@@ -83,6 +84,42 @@ class _Staged:
     payloads: tuple[Any, ...]  # node.store.messages.NewPayload
     receipt: bytes
     receipt_digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A verified new message, its payloads staged and its receipt signed: to be stored."""
+
+    envelope: Envelope
+    partner: Partner
+    received: ReceivedUserMessage
+    staged: _Staged
+    test: bool
+    window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class _Duplicate:
+    """A verified message received before: answered with the original receipt."""
+
+    envelope: Envelope
+    partner: Partner
+    message_id: str
+    window: timedelta
+    earlier: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _PushedSignal:
+    envelope: Envelope
+
+
+class _Refused(Exception):
+    """An ebMS error for the sender, with what is known of who sent what."""
+
+    def __init__(self, error: EbmsException, partner: Partner | None, envelope: Envelope | None) -> None:
+        super().__init__(error.detail)
+        self.error, self.partner, self.envelope = error, partner, envelope
 
 
 def inline_limit(ctx: NodeContext) -> int:
@@ -157,14 +194,53 @@ class InboundProcessor:
     async def receive(self, body: ByteSource, content_type: str, tls_chain: tuple[Any, ...] | None) -> Answer:
         ctx = self.ctx
         spools = TempSpools(ctx.config.spool_dir)
+        step: _Ready | _Duplicate | _PushedSignal | None = None
+        try:
+            # Everything up to storing in one worker thread (parse, checks, look-up, crypto, receipt,
+            # payloads): each hop between threads cost the receiver more than most of the steps.
+            step = await threads.deferToThread(self._prepare, body, content_type, tls_chain, spools)
+            if isinstance(step, _PushedSignal):
+                from node.outbound import accept_pushed_signal
+
+                return await accept_pushed_signal(ctx, step.envelope, body, content_type)
+            if isinstance(step, _Duplicate):
+                return await self._answer_duplicate(step.partner, step.message_id, step.window, step.earlier)
+            try:
+                # Group commit: stored messages of concurrent requests share one transaction (one
+                # fsync); the receipt is answered only once that transaction committed.
+                await ctx.db.run_grouped(
+                    self._store, step.partner, step.received, step.staged, content_type, step.test
+                )
+            except IntegrityError:
+                # The same message arrived twice at once: the other one is stored; answer its receipt.
+                ref = step.received.user_message.message_id
+                again = await self._earlier(step.partner, ref, step.window)
+                if again is not None:
+                    return again
+                raise
+            return Answer(200, SOAP_CONTENT_TYPE, step.staged.receipt)
+        except _Refused as refused:
+            return await self._refuse(refused.error, refused.partner, refused.envelope, body)
+        except EbmsException as exc:
+            # A pushed signal refused, or a MessageId received before, outside its window (a replay).
+            assert step is not None
+            partner = None if isinstance(step, _PushedSignal) else step.partner
+            if exc.ref_to_message_id is None:
+                exc = exc.with_ref(step.envelope.message_id)
+            return await self._refuse(exc, partner, step.envelope, body)
+        finally:
+            spools.close()
+
+    def _prepare(
+        self, body: ByteSource, content_type: str, tls_chain: tuple[Any, ...] | None, spools: TempSpools
+    ) -> _Ready | _Duplicate | _PushedSignal:
+        """Steps 1–6 and the receipt, in a worker thread; a refusal comes out as _Refused."""
         partner: Partner | None = None
         envelope: Envelope | None = None
         try:
-            envelope = await threads.deferToThread(read_envelope, body, content_type, limits=self.limits)
+            envelope = read_envelope(body, content_type, limits=self.limits)
             if envelope.signal_message is not None:
-                from node.outbound import accept_pushed_signal
-
-                return await accept_pushed_signal(ctx, envelope, body, content_type)
+                return _PushedSignal(envelope)
             user_message = envelope.user_message
             assert user_message is not None
             ref = user_message.message_id
@@ -173,7 +249,8 @@ class InboundProcessor:
             if not test:
                 _check_collaboration(partner, user_message)
             self._check_tls(partner, tls_chain, ref)
-            refusal, certificates, earlier_row = await self._look_up(partner, ref, test)
+            with self.ctx.db.read_session() as session:
+                refusal, certificates, earlier_row = self._look_up(session, partner, ref, test)
             if refusal is not None:
                 error = EbmsError.by_code(refusal.ebms_code) or EbmsError.PROCESSING_MODE_MISMATCH
                 raise EbmsException(error, str(refusal), ref_to_message_id=ref)
@@ -181,11 +258,10 @@ class InboundProcessor:
             policy = inbound_policy(partner, service=collaboration.service.value, action=collaboration.action)
             window = timedelta(seconds=policy["duplicate_window_seconds"])
             self._check_timestamp(user_message, window)
-            received = await threads.deferToThread(
-                open_user_message,
+            received = open_user_message(
                 envelope,
                 sender_certificates=partner.signing_certificates,
-                own=ctx.signing,
+                own=self.ctx.signing,
                 require_encryption=policy["require_encryption"],
                 limits=self.limits,
                 spool=spools,
@@ -196,25 +272,15 @@ class InboundProcessor:
                     raise EbmsException(EbmsError.FAILED_AUTHENTICATION, refused, ref_to_message_id=ref)
             # A duplicate is recognised only once it verified: the original receipt is for the sender.
             if earlier_row is not None:
-                return await self._answer_duplicate(partner, ref, window, earlier_row)
-            staged = await self._stage(received, body)
-            try:
-                # Group commit: stored messages of concurrent requests share one transaction (one
-                # fsync); the receipt is answered only once that transaction committed.
-                await ctx.db.run_grouped(self._store, partner, received, staged, content_type, test)
-            except IntegrityError:
-                # The same message arrived twice at once: the other one is stored; answer its receipt.
-                again = await self._earlier(partner, ref, window)
-                if again is not None:
-                    return again
-                raise
-            return Answer(200, SOAP_CONTENT_TYPE, staged.receipt)
+                return _Duplicate(envelope, partner, ref, window, earlier_row)
+            receipt, receipt_digest = self._receipt(received)
+            wire, payloads = self._put_message(received, body)
+            staged = _Staged(wire, payloads, receipt, receipt_digest)
+            return _Ready(envelope, partner, received, staged, test, window)
         except EbmsException as exc:
             if envelope is not None and exc.ref_to_message_id is None:
                 exc = exc.with_ref(envelope.message_id)
-            return await self._refuse(exc, partner, envelope, body)
-        finally:
-            spools.close()
+            raise _Refused(exc, partner, envelope) from exc
 
     # -- the checks -----------------------------------------------------------------------------
 
@@ -271,8 +337,8 @@ class InboundProcessor:
                 ref_to_message_id=ref,
             )
 
-    async def _look_up(
-        self, partner: Partner, message_id: str, test: bool
+    def _look_up(
+        self, session: Any, partner: Partner, message_id: str, test: bool
     ) -> tuple[Any, dict[str, str], Any]:
         """In one read: why the exchange is refused now (or None), why each of the partner's certificates
         is refused (by SHA-256 fingerprint, hex) and an earlier copy of this message, if any."""
@@ -280,23 +346,21 @@ class InboundProcessor:
         from node.lifecycle.gate import exchange_refusal
         from node.store.inbound_messages import find_received_receipt
 
-        sandbox = self.ctx.config.is_sandbox
         now = self.ctx.clock()
-
-        def look_up(session: Any) -> tuple[Any, dict[str, str], Any]:
-            refusal = exchange_refusal(
-                session, partner.id, test_message=test, now=now, sandbox=sandbox, direction="inbound"
-            )
-            certificates = {}
-            if refusal is None:
-                refused = certificate_refusals(
-                    session, "partner", partner.id, partner.signing_certificates, now
-                )
-                certificates = {fp: str(why) for fp, why in refused.items()}
-            earlier = find_received_receipt(session, partner_id=partner.id, message_id=message_id)
-            return refusal, certificates, earlier
-
-        return await self.ctx.db.read(look_up)
+        refusal = exchange_refusal(
+            session,
+            partner.id,
+            test_message=test,
+            now=now,
+            sandbox=self.ctx.config.is_sandbox,
+            direction="inbound",
+        )
+        certificates = {}
+        if refusal is None:
+            refused = certificate_refusals(session, "partner", partner.id, partner.signing_certificates, now)
+            certificates = {fp: str(why) for fp, why in refused.items()}
+        earlier = find_received_receipt(session, partner_id=partner.id, message_id=message_id)
+        return refusal, certificates, earlier
 
     def _check_timestamp(self, message: UserMessage, window: timedelta) -> None:
         now = self.ctx.clock()
@@ -350,14 +414,6 @@ class InboundProcessor:
         return Answer(200, row.receipt_content_type or SOAP_CONTENT_TYPE, receipt)
 
     # -- storing --------------------------------------------------------------------------------
-
-    async def _stage(self, received: ReceivedUserMessage, body: ByteSource) -> _Staged:
-        """Payloads (and a large body) into the blob store while, in another thread, the receipt is signed."""
-        receipt_d = threads.deferToThread(self._receipt, received)
-        blobs_d = threads.deferToThread(self._put_message, received, body)
-        results = await defer.DeferredList([blobs_d, receipt_d], fireOnOneErrback=True, consumeErrors=True)
-        (wire, payloads), (receipt_bytes, receipt_digest) = (r for _, r in results)
-        return _Staged(wire, payloads, receipt_bytes, receipt_digest)
 
     def _receipt(self, received: ReceivedUserMessage) -> tuple[bytes, str]:
         receipt = build_receipt(
