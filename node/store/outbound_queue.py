@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, bindparam, case, func, null, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
+from node.store.direct import DirectRead, DirectWrite
 from node.store.models import Direction, Message, MessageState, Payload
 from node.store.payloads import NewPayload, add_payloads
 
@@ -101,7 +102,7 @@ def create_outbound(
 _MESSAGES = Message.__table__
 # "now" of the prebuilt statements, typed as the columns it is compared with and written to.
 _NOW = bindparam("now_", type_=_MESSAGES.c.updated_at.type)
-_SET_WIRE = (
+_SET_WIRE = DirectWrite(
     update(_MESSAGES)
     .where(_MESSAGES.c.id == bindparam("pk"))
     .values(
@@ -113,7 +114,7 @@ _SET_WIRE = (
     )
 )
 # The partner answers again: its messages waiting for a retry are due at once (in order).
-_WAKE_RETRIES = (
+_WAKE_RETRIES = DirectWrite(
     update(_MESSAGES)
     .where(
         _MESSAGES.c.partner_id
@@ -123,9 +124,9 @@ _WAKE_RETRIES = (
         _MESSAGES.c.attempts > 0,
         _MESSAGES.c.next_attempt_at > _NOW,
     )
-    .values(next_attempt_at=_NOW)
+    .values(next_attempt_at=_NOW, updated_at=_NOW)
 )
-_DELIVERED = (
+_DELIVERED = DirectWrite(
     update(_MESSAGES)
     .where(
         _MESSAGES.c.id == bindparam("pk"),
@@ -164,8 +165,8 @@ def set_wire(
     `wire_bytes`: the bytes inline when small (else they are only in the blob store under `digest`);
     `signed_references`: what was signed, to check the receipt's non-repudiation information.
     """
-    session.execute(
-        _SET_WIRE,
+    _SET_WIRE.execute(
+        session,
         {
             "pk": pk,
             "digest_": digest,
@@ -271,7 +272,8 @@ def _beyond_window(window_offset: Any) -> Any:
         .where(
             older.c.partner_id == t.c.partner_id,
             older.c.direction == Direction.OUTBOUND,
-            older.c.state.in_((MessageState.PENDING, MessageState.SENDING)),
+            # Not IN (...): a literal list is expanded at run time, which DirectRead refuses.
+            or_(older.c.state == MessageState.PENDING, older.c.state == MessageState.SENDING),
             older.c.id < t.c.id,
         )
         .order_by(older.c.id.desc())
@@ -305,7 +307,7 @@ def claim_due(
 
     `window`: per partner only messages among the first `window` of its queue (pending or
     sending, in order of submission) are claimed; 1 sends strictly one at a time, in order.
-    Three Core statements (select, update, payloads): the sender's hot path, no ORM objects.
+    On the driver's cursor (node.store.direct): the select, then per message its claim and its payloads.
     """
     if limit < 1:
         raise ValueError("claim at least one message")
@@ -317,17 +319,20 @@ def claim_due(
         params["partner_id"] = partner_id
     if window is not None:
         params["window_offset"] = window - 1
-    rows = session.execute(query, params).all()
+    rows = query.rows(session, params)
     if not rows:
         return []
-    ids = [row.id for row in rows]
     until = now + lease
-    session.execute(_CLAIM, {"ids": ids, "claimer_": claimer, "until_": until, "now_": now})
-    payloads: dict[int, list[ClaimedPayload]] = {pk: [] for pk in ids}
-    for p in session.execute(_CLAIMED_PAYLOADS, {"ids": ids}):
-        payloads[p.message_pk].append(
+    connection = session.connection()
+    payloads: dict[int, list[ClaimedPayload]] = {}
+    # One short statement per message on the driver's cursor costs less than one expanded IN list
+    # through SQLAlchemy; a delivered message's slot is refilled one message at a time anyway.
+    for row in rows:
+        _CLAIM.execute_on(connection, {"pk": row.id, "claimer_": claimer, "until_": until, "now_": now})
+        payloads[row.id] = [
             ClaimedPayload(p.blob_digest, p.mime_type, p.content_id, p.properties or {}, p.data)
-        )
+            for p in _CLAIMED_PAYLOADS.rows_on(connection, {"pk": row.id})
+        ]
     return [
         ClaimedMessage(
             id=row.id,
@@ -354,9 +359,9 @@ def claim_due(
     ]
 
 
-_CLAIM = (
+_CLAIM = DirectWrite(
     update(_MESSAGES)
-    .where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
+    .where(_MESSAGES.c.id == bindparam("pk"))
     .values(
         state=MessageState.SENDING,
         claimed_by=bindparam("claimer_"),
@@ -365,7 +370,7 @@ _CLAIM = (
         updated_at=_NOW,
     )
 )
-_CLAIMED_PAYLOADS = (
+_CLAIMED_PAYLOADS = DirectRead(
     select(
         _PAYLOADS.c.message_pk,
         _PAYLOADS.c.blob_digest,
@@ -375,14 +380,15 @@ _CLAIMED_PAYLOADS = (
         case((_MESSAGES.c.wire_digest.is_(None), _PAYLOADS.c.data), else_=null()).label("data"),
     )
     .join_from(_PAYLOADS, _MESSAGES, _MESSAGES.c.id == _PAYLOADS.c.message_pk)
-    .where(_PAYLOADS.c.message_pk.in_(bindparam("ids", expanding=True)))
-    .order_by(_PAYLOADS.c.message_pk, _PAYLOADS.c.position)
+    .where(_PAYLOADS.c.message_pk == bindparam("pk"))
+    .order_by(_PAYLOADS.c.position)
 )
 
 
 @lru_cache(maxsize=16)
-def _claim_query(by_partner: bool, in_order: bool, windowed: bool) -> Any:
-    """The claim's SELECT, built once (building it costs more than running it); bound: now, limit, ..."""
+def _claim_query(by_partner: bool, in_order: bool, windowed: bool) -> DirectRead:
+    """The claim's SELECT, built once (building it costs more than running it) and run on the driver's
+    cursor; bound: now, limit, ..."""
     t = _MESSAGES
     now = bindparam("now", type_=t.c.next_attempt_at.type)
     # `_due` again on the row itself: PostgreSQL rechecks it on a row changed since the snapshot.
@@ -410,7 +416,7 @@ def _claim_query(by_partner: bool, in_order: bool, windowed: bool) -> Any:
         query = query.where(~_held_behind_a_retry(now))
     if windowed:
         query = query.where(~_beyond_window(bindparam("window_offset", type_=Integer())))
-    return (
+    return DirectRead(
         query.order_by(t.c.id)
         .limit(bindparam("limit", type_=Integer()))
         .with_for_update(skip_locked=True, of=t)
@@ -461,11 +467,11 @@ def mark_delivered(
     its messages waiting for a retry are due at once (in order, see `claim_due`); a caller that
     knows none waits may skip that (`wake_retries=False`): they would go out at their time anyway.
     """
-    # Prebuilt Core statements: no ORM bookkeeping, no statement building on the sender's hot path.
+    # On the driver's cursor (node.store.direct): the sender's hot path.
     if wake_retries:
-        session.execute(_WAKE_RETRIES, {"pk": pk, "now_": now})
-    result = session.execute(
-        _DELIVERED,
+        _WAKE_RETRIES.execute(session, {"pk": pk, "now_": now})
+    changed = _DELIVERED.execute(
+        session,
         {
             "pk": pk,
             "digest_": receipt_digest,
@@ -475,7 +481,7 @@ def mark_delivered(
             "now_": now,
         },
     )
-    return bool(result.rowcount)
+    return bool(changed)
 
 
 def _settle_claim(session: Session, pk: int, claimer: str | None, values: dict[str, Any]) -> bool:
