@@ -16,7 +16,7 @@ The order (each step refuses with its ebMS code, and every refusal is audited):
    test message or a business answer (node.delivery's sweep reads its payload), its deliveries
    (node.delivery.route_on_arrival); then the receipt.
 Steps 1–6, the receipt and staging the payloads run in one call in the reactor's thread pool (the
-look-up in a read transaction there); storing is a group commit (`db.run_grouped`).
+look-up on a read connection there); storing is a group commit (`db.run_grouped`).
 """
 
 from __future__ import annotations
@@ -249,8 +249,8 @@ class InboundProcessor:
             if not test:
                 _check_collaboration(partner, user_message)
             self._check_tls(partner, tls_chain, ref)
-            with self.ctx.db.read_session() as session:
-                refusal, certificates, earlier_row = self._look_up(session, partner, ref, test)
+            with self.ctx.db.read_connection() as connection:
+                refusal, certificates, earlier_row = self._look_up(connection, partner, ref, test)
             if refusal is not None:
                 error = EbmsError.by_code(refusal.ebms_code) or EbmsError.PROCESSING_MODE_MISMATCH
                 raise EbmsException(error, str(refusal), ref_to_message_id=ref)
@@ -338,17 +338,19 @@ class InboundProcessor:
             )
 
     def _look_up(
-        self, session: Any, partner: Partner, message_id: str, test: bool
+        self, connection: Any, partner: Partner, message_id: str, test: bool
     ) -> tuple[Any, dict[str, str], Any]:
-        """In one read: why the exchange is refused now (or None), why each of the partner's certificates
-        is refused (by SHA-256 fingerprint, hex) and an earlier copy of this message, if any."""
+        """Why the exchange is refused now (or None), why each of the partner's certificates is refused
+        (by SHA-256 fingerprint, hex) and an earlier copy of this message, if any. Three reads on one
+        connection, no snapshot: each answer is checked again where it matters (the unique MessageId
+        when storing), and a state changed between them is one a message a moment earlier also saw."""
         from node.lifecycle.certificates import certificate_refusals
         from node.lifecycle.gate import exchange_refusal
         from node.store.inbound_messages import find_received_receipt
 
         now = self.ctx.clock()
         refusal = exchange_refusal(
-            session,
+            connection,
             partner.id,
             test_message=test,
             now=now,
@@ -357,9 +359,11 @@ class InboundProcessor:
         )
         certificates = {}
         if refusal is None:
-            refused = certificate_refusals(session, "partner", partner.id, partner.signing_certificates, now)
+            refused = certificate_refusals(
+                connection, "partner", partner.id, partner.signing_certificates, now
+            )
             certificates = {fp: str(why) for fp, why in refused.items()}
-        earlier = find_received_receipt(session, partner_id=partner.id, message_id=message_id)
+        earlier = find_received_receipt(connection, partner_id=partner.id, message_id=message_id)
         return refusal, certificates, earlier
 
     def _check_timestamp(self, message: UserMessage, window: timedelta) -> None:

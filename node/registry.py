@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from node.config import PARTNERS_FILE, ConfigError, NodeConfig, PartnerConfig, parse_partner, read_yaml
@@ -208,7 +208,7 @@ def _state_query() -> Any:
     return DirectRead(select(table.c.state).where(table.c.id == bindparam("partner_id")))
 
 
-def partner_state(session: Session, partner_id: str, *, sandbox: bool) -> str:
+def partner_state(session: Session | Connection, partner_id: str, *, sandbox: bool) -> str:
     """The lifecycle state of one partner; a partner with no row is active in a sandbox node."""
     found = _state_query().first(session, {"partner_id": partner_id})
     state = None if found is None else found.state

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from node.lifecycle.notices import issue_notice
@@ -179,7 +179,7 @@ def certificate_refusal(
 
 
 def certificate_refusals(
-    session: Session,
+    session: Session | Connection,
     owner_kind: str,
     owner_id: str,
     certificates: Iterable[x509.Certificate],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from node.lifecycle.states import Refusal, State, may_exchange
@@ -59,7 +59,7 @@ def suspension_in_force(session: Session, now: datetime) -> Suspension | None:
 
 
 def exchange_refusal(
-    session: Session,
+    session: Session | Connection,
     partner_id: str,
     *,
     test_message: bool,

@@ -10,7 +10,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet.defer import Deferred
@@ -155,6 +155,13 @@ class Database:
         """One read transaction over one snapshot (on SQLite it does not take the write lock)."""
         with self._read_sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A connection for a few reads that need not see one snapshot (node.store.direct runs them): no
+        Session, and on SQLite no transaction of its own; far cheaper than `read_session` per call."""
+        with self.read_engine.connect() as connection:
+            yield connection
 
     def run(self, fn: Callable[..., T], *args: Any) -> Deferred[T]:
         """`fn(session, *args)` in one write transaction, in the write thread pool."""

@@ -6,8 +6,9 @@ few statements every message runs (the audit append, the gate's look-ups, the se
 that was a large share of a node's CPU (ops/bench/node.md). Values still go through each column
 type's bind and result processors (UtcDateTime, JSON ...), and driver errors come out as
 SQLAlchemy's (IntegrityError ...), as they would from `session.execute`. Statements that need
-Python-side column defaults or expanding IN lists, and writes with RETURNING, are refused when
-compiled: they take the ordinary path.
+Python-side column defaults or expanding IN lists are refused when compiled: they take the
+ordinary path. Each runs on a Session (in its transaction, after its autoflush) or on a plain
+Connection (a few independent reads need no transaction of their own).
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ class _Compiled:
         }
 
 
-def _flushed(session: Session) -> Connection:
+def _flushed(session: Session | Connection) -> Connection:
     """The session's connection, once what the session holds unflushed is written (its autoflush)."""
+    if isinstance(session, Connection):
+        return session
     if session.autoflush:
         session.flush()  # returns at once when nothing is pending
     return session.connection()
@@ -87,15 +90,13 @@ class _Direct:
             raise ValueError("expanding parameters take the ordinary path")
         row: Callable[..., Any] | None = None
         results: list[tuple[int, Callable[[Any], Any]]] = []
-        if isinstance(self._statement, Select):
+        if isinstance(self._statement, Select) or compiled.effective_returning:
             columns = compiled._result_columns
             row = namedtuple("Row", [c.keyname for c in columns], rename=True)  # type: ignore[misc]
             for position, column in enumerate(columns):
                 processor = column.type._cached_result_processor(dialect, None)
                 if processor is not None:
                     results.append((position, processor))
-        elif compiled.effective_returning:
-            raise ValueError("RETURNING takes the ordinary path")
         fixed = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
         result = _Compiled(
             sql=compiled.string,
@@ -115,12 +116,16 @@ class DirectWrite(_Direct):
     def __init__(self, statement: UpdateBase, keys: Sequence[str] | None = None) -> None:
         super().__init__(statement, keys)
 
-    def execute(self, session: Session, params: Mapping[str, Any]) -> int:
+    def execute(self, session: Session | Connection, params: Mapping[str, Any]) -> int:
         """Run it with `params`; the number of rows it changed."""
         return self.execute_on(_flushed(session), params)
 
     def execute_on(self, connection: Connection, params: Mapping[str, Any]) -> int:
         return int(self._run(connection, params, lambda _compiled, cursor: cursor.rowcount))
+
+    def returning(self, session: Session | Connection, params: Mapping[str, Any]) -> list[Any]:
+        """Run a statement with RETURNING: the rows it returned, as DirectRead's."""
+        return self._run(_flushed(session), params, _typed_rows)
 
 
 class DirectRead(_Direct):
@@ -129,13 +134,13 @@ class DirectRead(_Direct):
     def __init__(self, statement: Select[Any]) -> None:
         super().__init__(statement)
 
-    def rows(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
+    def rows(self, session: Session | Connection, params: Mapping[str, Any]) -> list[Any]:
         return self.rows_on(_flushed(session), params)
 
     def rows_on(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
         return self._run(connection, params, _typed_rows)
 
-    def first(self, session: Session, params: Mapping[str, Any]) -> Any | None:
+    def first(self, session: Session | Connection, params: Mapping[str, Any]) -> Any | None:
         found = self.rows(session, params)
         return found[0] if found else None
 

@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from node.store.direct import DirectRead, DirectWrite
 from node.store.models import Direction, Message, MessageState, Payload
 from node.store.payloads import NewPayload
 
@@ -35,30 +36,62 @@ def find_received(
     return session.scalars(query).one_or_none()
 
 
-# The receiver runs these for every message: Core statements on the tables, built once, executed on the
-# session's connection. The ORM execution layer cost more than the statement and adds nothing to a
-# table statement (it never autoflushed one).
+# The receiver runs these for every message: built once, run on the driver's cursor (node.store.direct).
 _MESSAGES = Message.__table__
-_RECEIVED_RECEIPT = select(
-    _MESSAGES.c.id,
-    _MESSAGES.c.created_at,
-    _MESSAGES.c.receipt_bytes,
-    _MESSAGES.c.receipt_digest,
-    _MESSAGES.c.receipt_content_type,
-).where(
-    _MESSAGES.c.partner_id == bindparam("partner_id"),
-    _MESSAGES.c.message_id == bindparam("message_id"),
-    _MESSAGES.c.direction == Direction.INBOUND.value,
+_RECEIVED_RECEIPT = DirectRead(
+    select(
+        _MESSAGES.c.id,
+        _MESSAGES.c.created_at,
+        _MESSAGES.c.receipt_bytes,
+        _MESSAGES.c.receipt_digest,
+        _MESSAGES.c.receipt_content_type,
+    ).where(
+        _MESSAGES.c.partner_id == bindparam("partner_id"),
+        _MESSAGES.c.message_id == bindparam("message_id"),
+        _MESSAGES.c.direction == Direction.INBOUND.value,
+    )
 )
-_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
-_INSERT_PAYLOADS = insert(Payload.__table__)
+_MESSAGE_VALUES = [
+    "direction",
+    "message_id",
+    "partner_id",
+    "service",
+    "service_type",
+    "action",
+    "conversation_id",
+    "ref_to_message_id",
+    "from_party_id",
+    "to_party_id",
+    "agreement_ref",
+    "pmode_id",
+    "document_type",
+    "ministry",
+    "is_test",
+    "properties",
+    "state",
+    "attempts",
+    "wire_digest",
+    "wire_content_type",
+    "wire_bytes",
+    "receipt_digest",
+    "receipt_bytes",
+    "receipt_content_type",
+    "receipt_status",
+    "created_at",
+    "updated_at",
+]
+_INSERT_MESSAGE = DirectWrite(insert(_MESSAGES).returning(_MESSAGES.c.id), keys=_MESSAGE_VALUES)
+_INSERT_PAYLOAD = DirectWrite(
+    insert(Payload.__table__),
+    keys=["message_pk", "position", "content_id", "mime_type", "blob_digest", "size", "properties", "data"],
+)
 
 
-def find_received_receipt(session: Session, *, partner_id: str, message_id: str) -> Row[Any] | None:
+def find_received_receipt(session: Session | Connection, *, partner_id: str, message_id: str) -> Any | None:
     """(id, created_at, receipt_bytes, receipt_digest, receipt_content_type) of the inbound message
     `message_id` from `partner_id`, if it was received: what answering its duplicate needs."""
     params = {"partner_id": partner_id, "message_id": message_id}
-    return session.connection().execute(_RECEIVED_RECEIPT, params).first()
+    return _RECEIVED_RECEIPT.first(session, params)
 
 
 def store_inbound(session: Session, **fields: Any) -> Message:
@@ -99,15 +132,15 @@ def insert_inbound(
 ) -> int:
     """A received message (state `received`), its payloads and, given an AuditLog, its audit record.
 
-    Core INSERTs (the receiver's hot path); returns the message's sequence number.
+    On the driver's cursor (the receiver's hot path); returns the message's sequence number.
     `wire_bytes`/`receipt_bytes` and each NewPayload's `data`: the bytes inline (small ones), beside
     their digests.
     A second message with the same (partner, MessageId) raises IntegrityError: check
     `find_received` first; the unique constraint is the last line against a race.
     """
     connection = session.connection()
-    pk = connection.execute(
-        _INSERT_MESSAGE,
+    [inserted] = _INSERT_MESSAGE.returning(
+        connection,
         dict(
             direction=Direction.INBOUND,
             message_id=message_id,
@@ -137,23 +170,21 @@ def insert_inbound(
             created_at=now,
             updated_at=now,
         ),
-    ).scalar_one()
-    if payloads:
-        connection.execute(
-            _INSERT_PAYLOADS,
-            [
-                {
-                    "message_pk": pk,
-                    "position": position,
-                    "content_id": part.content_id,
-                    "mime_type": part.mime_type,
-                    "blob_digest": part.blob.digest,
-                    "size": part.blob.size,
-                    "properties": dict(part.properties),
-                    "data": part.data,
-                }
-                for position, part in enumerate(payloads)
-            ],
+    )
+    pk = inserted.id
+    for position, part in enumerate(payloads):
+        _INSERT_PAYLOAD.execute_on(
+            connection,
+            {
+                "message_pk": pk,
+                "position": position,
+                "content_id": part.content_id,
+                "mime_type": part.mime_type,
+                "blob_digest": part.blob.digest,
+                "size": part.blob.size,
+                "properties": dict(part.properties),
+                "data": part.data,
+            },
         )
     if audit is not None:
         audit.append(

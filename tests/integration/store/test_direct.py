@@ -148,3 +148,23 @@ def test_what_the_session_holds_unflushed_is_seen(probes: Database, now: datetim
     with probes.session() as session:
         session.add(Partner(id="th-nsw", party_id="TH-NSW", state="testing"))
         assert [r.state for r in partner_state.rows(session, {"id": "th-nsw"})] == ["testing"]
+
+
+def test_an_insert_returns_what_returning_names(probes: Database, now: datetime) -> None:
+    insert_returning = DirectWrite(
+        insert(_PROBES).returning(_PROBES.c.id, _PROBES.c.at), keys=["id", "name", "at", "data", "touched"]
+    )
+    with probes.session() as session:
+        [row] = insert_returning.returning(
+            session, {"id": 7, "name": "r", "at": now, "data": None, "touched": now}
+        )
+    assert (row.id, row.at) == (7, now)
+    assert _row(probes, 7).name == "r"
+
+
+def test_reads_on_a_plain_connection(probes: Database, now: datetime) -> None:
+    with probes.session() as session:
+        _INSERT.execute(session, {"id": 1, "name": "b", "at": now, "data": {"k": 1}, "touched": now})
+    with probes.read_connection() as connection:
+        [row] = _NAMED.rows(connection, {"pattern": "b"})
+    assert (row.id, row.at, row.data) == (1, now, {"k": 1})
