@@ -2,12 +2,18 @@
 
 Outside CI a missing ../shared or PostgreSQL skips the tests that need them and says why;
 in CI (`ASWNODE_REQUIRE_INTEROP=1`, set by .ci/run) a missing one is a failure.
+
+ops/test runs the suite on several pytest-xdist workers with `--dist loadfile`: a file's tests run
+on one worker in order (module fixtures start once; some files' tests build on each other),
+session fixtures run once per worker, and each worker has its own tmp_path root.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,7 +51,24 @@ def peer_bin(shared_dir: Path) -> Path:
         _unavailable("no ../shared/peer/peer")
     if not (shared_dir / "peer" / "build" / ".stamp").exists():
         _unavailable("the peer is not built: run ../shared/peer/setup.sh")
+    _rebuild_if_stale(shared_dir / "peer")
     return peer
+
+
+def _peer_stale(peer_dir: Path) -> bool:
+    stamp = (peer_dir / "build" / ".stamp").stat().st_mtime
+    return any(source.stat().st_mtime > stamp for source in (peer_dir / "src").rglob("*.java"))
+
+
+def _rebuild_if_stale(peer_dir: Path) -> None:
+    """Build a peer whose sources changed once, here: `peer` would rebuild on its first call in
+    every worker at the same time (build.sh empties build/classes that another worker runs from)."""
+    if not _peer_stale(peer_dir):
+        return
+    with open(Path(tempfile.gettempdir()) / "aswnode-peer-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _peer_stale(peer_dir):
+            subprocess.run([str(peer_dir / "build.sh")], check=True, capture_output=True, timeout=600)
 
 
 @pytest.fixture(scope="session")

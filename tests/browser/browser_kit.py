@@ -48,12 +48,6 @@ def aswnode(*args: str, stdin: str | None = None, timeout: float = 120) -> subpr
     return result
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class NodeProcess:
     """A node directory and its `aswnode serve` process."""

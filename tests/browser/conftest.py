@@ -20,9 +20,9 @@ from browser_kit import (
     PASSWORD,
     NodeProcess,
     aswnode,
-    free_port,
     unavailable,
 )
+from free_ports import free_port
 
 
 @pytest.fixture
@@ -76,7 +76,9 @@ def browser(chromium: tuple[Path, Path]) -> Iterator[object]:
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
-    driver = webdriver.Chrome(service=Service(str(chromium[1])), options=options)
+    # chromedriver's port from this worker's range (selenium's own pick races like bind-to-0 does)
+    service = Service(str(chromium[1]), port=free_port())
+    driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(30)
     try:
         yield driver

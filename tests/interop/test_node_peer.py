@@ -13,17 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from free_ports import free_port
 
 pytestmark = pytest.mark.interop
 
 ASWNODE = str(Path(sys.executable).with_name("aswnode"))
 BUSINESS = ("--service", "urn:aswnode:test:business", "--action", "Deliver")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(*args: str) -> str:
@@ -47,7 +42,7 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60)
 class Node:
     def __init__(self, directory: Path, party_id: str, *, tls: bool) -> None:
         self.dir = directory
-        self.port = _port()
+        self.port = free_port()
         args = ["init", str(directory), "--party-id", party_id, "--port", str(self.port)]
         self.info = json.loads(_cli(*args, *(() if tls else ("--http",))))
         self.process: subprocess.Popen[bytes] | None = None
@@ -232,7 +227,7 @@ def test_the_node_delivers_to_the_peer_requiring_encryption_and_verifies_its_rec
     peer_bin: Path, peer_pki: Path, tmp_path: Path, started: list[Node]
 ) -> None:
     node = Node(tmp_path / "node", "peer-a", tls=False)
-    port = _port()
+    port = free_port()
     _cli(
         "partners",
         "add",
@@ -287,7 +282,7 @@ def test_a_receipt_with_a_wrong_digest_from_the_peer_is_not_accepted(
     peer_bin: Path, peer_pki: Path, tmp_path: Path, started: list[Node]
 ) -> None:
     node = Node(tmp_path / "node", "peer-a", tls=False)
-    port = _port()
+    port = free_port()
     _cli(
         "partners",
         "add",

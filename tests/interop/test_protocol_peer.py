@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from free_ports import free_port
 
 from protocols.as4.errors import EbmsError, EbmsException
 from protocols.as4.inbound import (
@@ -81,12 +81,6 @@ def mallory(peer_pki: Path) -> SigningIdentity:
     return _identity(peer_pki, "mallory")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -114,7 +108,7 @@ def peer_serve(
     def start(*options: str) -> tuple[str, Path]:
         if options in cache:
             return cache[options]
-        port = _free_port()
+        port = free_port()
         store = tmp_path_factory.mktemp("peer-store")
         process = subprocess.Popen(
             [str(peer_bin), "serve", "--port", str(port), "--our-key", str(peer_pki / "b.key"),

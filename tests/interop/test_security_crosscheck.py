@@ -15,7 +15,6 @@ import datetime as dt
 import gzip
 import hashlib
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -27,6 +26,7 @@ import pytest
 import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from free_ports import free_port
 from lxml import etree
 
 from protocols.as4 import namespaces as ns
@@ -99,12 +99,6 @@ def identity(pki: Path, name: str) -> SigningIdentity:
 
 def certificate(pki: Path, name: str) -> x509.Certificate:
     return x509.load_pem_x509_certificate((pki / f"{name}.crt").read_bytes())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 import yaml
+from free_ports import free_port
 
 ASWNODE = str(Path(sys.executable).with_name("aswnode"))
 TOKEN = "prometheus-scrape-7f3c9a1e5b"
@@ -52,12 +52,6 @@ async def test_metrics_answer_only_the_configured_bearer_token(api_node):
     assert (await api_node.call("GET", "/ready", ministry=None)).code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str, token: str | None = None) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
@@ -68,7 +62,7 @@ def _get(url: str, token: str | None = None) -> int:
 
 
 def _init(directory: Path) -> int:
-    port = _free_port()
+    port = free_port()
     args = [ASWNODE, "init", str(directory), "--party-id", "vn-nsw", "--port", str(port), "--http"]
     subprocess.run(args, check=True, capture_output=True, timeout=120)
     return port

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest_twisted
+from free_ports import free_port
 from twisted.internet import reactor
 from twisted.web.resource import Resource
 from twisted.web.server import Site
@@ -35,18 +35,12 @@ def _add_partner(node, partner_id: str, endpoint: str) -> None:
     )
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest_twisted.ensureDeferred
 async def test_the_probe_tells_a_live_endpoint_from_a_dead_one_and_the_dashboard_shows_it(node):
     gateway = reactor.listenTCP(0, Site(_Gateway()), interface="127.0.0.1")
     try:
         _add_partner(node, "th-nsw", f"http://127.0.0.1:{gateway.getHost().port}/as4")
-        _add_partner(node, "my-nsw", f"http://127.0.0.1:{_closed_port()}/as4")
+        _add_partner(node, "my-nsw", f"http://127.0.0.1:{free_port()}/as4")
         node.ctx.partners.reload()
         probe = node.console.extras["probe"]
         await probe.probe_all()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -24,16 +23,11 @@ from typing import Any
 
 import pytest
 import yaml
+from free_ports import free_port
 
 ASWNODE = str(Path(sys.executable).with_name("aswnode"))
 BUSINESS_SERVICE = "urn:aswnode:test:business"
 BUSINESS_ACTION = "Deliver"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cli(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:

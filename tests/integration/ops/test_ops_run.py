@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from free_ports import free_port
+
 ROOT = Path(__file__).resolve().parents[3]
 ASWNODE = Path(sys.executable).parent / "aswnode"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_ops_run_starts_a_sandbox_node_that_delivers_a_first_document_to_itself(tmp_path: Path) -> None:
     node = tmp_path / "node"
-    env = {**os.environ, "ASWNODE_DIR": str(node), "ASWNODE_PORT": str(_free_port())}
+    env = {**os.environ, "ASWNODE_DIR": str(node), "ASWNODE_PORT": str(free_port())}
     log = (tmp_path / "run.log").open("w")
     run = subprocess.Popen(
         [str(ROOT / "ops" / "run")],
