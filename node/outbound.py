@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import logging
 import socket
@@ -36,6 +35,8 @@ from twisted.python.failure import Failure
 from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, ResponseDone
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
+from twisted.web.iweb import IBodyProducer
+from zope.interface import implementer
 
 from node.context import NodeContext
 from node.inbound import SOAP_CONTENT_TYPE, Answer, inline_limit, protocol_limits
@@ -119,6 +120,29 @@ def _sent(message: Any) -> OutboundMessage:
         InMemory(b""),
         _references_from(message.signed_references, message.properties),
     )
+
+
+@implementer(IBodyProducer)
+class _WireBytes:
+    """A message kept in its row, written in one piece (a FileBodyProducer over BytesIO takes a
+    cooperator task and reactor turns for what is one write)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.length = len(data)
+
+    def startProducing(self, consumer: Any) -> defer.Deferred[None]:
+        consumer.write(self._data)
+        return defer.succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
 
 
 class _CappedBody(protocol.Protocol):
@@ -483,13 +507,14 @@ class Sender:
     async def _post(self, message: ClaimedMessage, partner: Partner) -> tuple[int, str, bytes]:
         assert message.wire_digest is not None
         ctx = self.ctx
-        handle: Any = (
-            io.BytesIO(message.wire_bytes)
-            if message.wire_bytes is not None
-            else ctx.blobs.path(message.wire_digest).open("rb")
-        )
-        try:
+        handle: Any = None
+        producer: Any
+        if message.wire_bytes is not None:
+            producer = _WireBytes(message.wire_bytes)
+        else:
+            handle = ctx.blobs.path(message.wire_digest).open("rb")
             producer = FileBodyProducer(handle)
+        try:
             headers = Headers(
                 {
                     b"content-type": [(message.wire_content_type or SOAP_CONTENT_TYPE).encode("latin-1")],
@@ -508,7 +533,8 @@ class Sender:
             content_type = (response.headers.getRawHeaders(b"content-type") or [b""])[0].decode("latin-1")
             return response.code, content_type, body
         finally:
-            handle.close()
+            if handle is not None:
+                handle.close()
 
     # -- settling -------------------------------------------------------------------------------
 
