@@ -51,6 +51,7 @@ FORMS = frozenset({"as4", "api", "cli", "console", "scheduler"})
 RETENTION_JOB = "audit-retention"
 _CHAIN_ID = 1
 _CHAIN = AuditChain.__table__
+_CHAIN_KEY = identity_key(AuditChain, _CHAIN_ID)  # the head row's key in a session's identity map
 _LOCK_HEAD = select(_CHAIN.c.head_seq, _CHAIN.c.head_hash).where(_CHAIN.c.id == _CHAIN_ID).with_for_update()
 # The head as this transaction last wrote it: the row stays locked until the transaction ends, so the
 # next append in the same transaction (a group commit holds many) need not read it again.
@@ -247,7 +248,7 @@ class AuditLog:
         _INSERT_RECORD.execute_on(connection, values)
         _ADVANCE_HEAD.execute_on(connection, {"seq": record.seq, "hash": record.hash})
         session.info[_HEAD_IN_TRANSACTION] = (record.seq, record.hash)
-        loaded = session.identity_map.get(identity_key(AuditChain, _CHAIN_ID))
+        loaded = session.identity_map.get(_CHAIN_KEY)
         if loaded is not None:  # keep a chain row this session already holds in step with the table
             set_committed_value(loaded, "head_seq", record.seq)
             set_committed_value(loaded, "head_hash", record.hash)
