@@ -120,6 +120,7 @@ class PartnerDirectory:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self._lock = threading.Lock()
+        self._reloading = threading.RLock()
         self._by_id: dict[str, Partner] = {}
         self._by_party: dict[str, list[Partner]] = {}
         self._stamp: tuple[float, int] | None = None
@@ -155,18 +156,21 @@ class PartnerDirectory:
         return True
 
     def reload(self) -> None:
-        stamp = self._file_stamp()
-        partners = _load(self.directory, None)
-        by_id = {p.id: p for p in partners}
-        by_party: dict[str, list[Partner]] = {}
-        for p in partners:
-            by_party.setdefault(p.party_id, []).append(p)
-        with self._lock:
-            self._by_id = by_id
-            self._by_party = by_party
-            self._stamp = stamp
-        for listener in list(self.listeners):
-            listener(self)
+        # One reload at a time (receivers reload from worker threads): read and installed in turn, a
+        # reload that read the older file can never install it over a newer one.
+        with self._reloading:
+            stamp = self._file_stamp()
+            partners = _load(self.directory, None)
+            by_id = {p.id: p for p in partners}
+            by_party: dict[str, list[Partner]] = {}
+            for p in partners:
+                by_party.setdefault(p.party_id, []).append(p)
+            with self._lock:
+                self._by_id = by_id
+                self._by_party = by_party
+                self._stamp = stamp
+            for listener in list(self.listeners):
+                listener(self)
 
     def __iter__(self) -> Iterator[Partner]:
         with self._lock:

@@ -24,6 +24,9 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_POOL_THREADS = 8
 SQLITE_READ_THREADS = 4
+# Twisted's reactor thread pool (its default size): the receiver reads its look-ups from there
+# (node.inbound), so the connection pools leave room for all of them beside the database's own threads.
+REACTOR_THREADS = 10
 # Group commit: at most this many callers share one transaction (one fsync).
 GROUP_LIMIT = 64
 
@@ -49,10 +52,11 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def _sqlite_engine(url: URL, *, begin: str) -> Engine:
+def _sqlite_engine(url: URL, *, begin: str, pool_size: int = 5) -> Engine:
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_size=pool_size,
     )
 
     @event.listens_for(engine, "connect")
@@ -110,10 +114,12 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             write_engine = _sqlite_engine(parsed, begin="BEGIN IMMEDIATE")
-            read_engine = _sqlite_engine(parsed, begin="BEGIN")
+            read_engine = _sqlite_engine(
+                parsed, begin="BEGIN", pool_size=SQLITE_READ_THREADS + REACTOR_THREADS
+            )
         else:
             write_engine = create_engine(
-                parsed, pool_pre_ping=True, pool_size=PG_POOL_THREADS, max_overflow=4
+                parsed, pool_pre_ping=True, pool_size=PG_POOL_THREADS + REACTOR_THREADS, max_overflow=4
             )
             # Reads see one snapshot (a page and its total agree; the audit chain is verified
             # as of one moment). Same pool as the writes.

@@ -75,8 +75,17 @@ class _Direct:
             cursor.execute(compiled.sql, args)
             return consume(compiled, cursor)
         except dialect.loaded_dbapi.Error as exc:
+            # As SQLAlchemy does: a connection the server dropped is invalidated, not pooled again.
+            lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
+            if lost:
+                connection.invalidate(exc)
             raise DBAPIError.instance(
-                compiled.sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
+                compiled.sql,
+                args,
+                exc,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=lost,
+                dialect=dialect,
             ) from exc
         finally:
             cursor.close()

@@ -168,3 +168,24 @@ def test_reads_on_a_plain_connection(probes: Database, now: datetime) -> None:
     with probes.read_connection() as connection:
         [row] = _NAMED.rows(connection, {"pattern": "b"})
     assert (row.id, row.at, row.data) == (1, now, {"k": 1})
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_is_invalidated(postgres_url: str) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    database = Database.open(postgres_url)
+    try:
+        _META.create_all(database.engine)
+        with database.read_connection() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with database.engine.connect() as admin:
+                admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+            with pytest.raises(DBAPIError) as raised:
+                _NAMED.rows(connection, {"pattern": "%"})
+            assert raised.value.connection_invalidated
+            assert connection.invalidated
+        with database.read_connection() as connection:  # the pool hands out a live one
+            assert _NAMED.rows(connection, {"pattern": "%"}) == []
+    finally:
+        database.close()
