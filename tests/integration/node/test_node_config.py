@@ -127,3 +127,35 @@ def test_the_directory_finds_partners_by_party_id_and_collects_tls_cas(node_dir:
     assert partner is not None and partner.id == "th"
     assert directory.by_party_id("nobody") is None
     assert len(directory.tls_client_cas()) == 1
+
+
+def test_reloads_one_at_a_time_so_an_older_file_never_wins(node_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Receivers reload from worker threads: one that read the older file must not install it last."""
+    import threading
+    import time
+
+    import node.partners as partners_module
+
+    directory = PartnerDirectory(node_dir)
+    real_load = partners_module._load
+    first_read, release = threading.Event(), threading.Event()
+
+    def slow_first_load(path, errors):  # type: ignore[no-untyped-def]
+        loaded = real_load(path, errors)
+        if not first_read.is_set():
+            first_read.set()
+            release.wait(5)  # the older file is in hand; a newer one is written and reloaded meanwhile
+        return loaded
+
+    monkeypatch.setattr(partners_module, "_load", slow_first_load)
+    older = threading.Thread(target=directory.reload)
+    older.start()
+    assert first_read.wait(5)
+    _partner(node_dir, id="th-new", party_id="TH-NEW")
+    newer = threading.Thread(target=directory.reload)
+    newer.start()
+    time.sleep(0.3)  # without the lock the newer reload has installed by now
+    release.set()
+    older.join(5)
+    newer.join(5)
+    assert directory.by_party_id("TH-NEW") is not None
