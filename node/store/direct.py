@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.dml import Insert, UpdateBase
 
 __all__ = ["DirectRead", "DirectWrite"]
 
@@ -123,7 +123,9 @@ class DirectWrite(_Direct):
     """An INSERT/UPDATE/DELETE given every value by name; `execute` runs it in the session's transaction."""
 
     def __init__(self, statement: UpdateBase, keys: Sequence[str] | None = None) -> None:
-        super().__init__(statement, keys)
+        # Inline: an INSERT without RETURNING of its own gets no implicit RETURNING of the key
+        # (PostgreSQL compiles one for some tables), which nothing here would read.
+        super().__init__(statement.inline() if isinstance(statement, Insert) else statement, keys)
 
     def execute(self, session: Session | Connection, params: Mapping[str, Any]) -> int:
         """Run it with `params`; the number of rows it changed."""
