@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import CompoundSelect, Select
 from sqlalchemy.sql.dml import Insert, UpdateBase
 
 __all__ = ["DirectRead", "DirectWrite"]
@@ -39,14 +39,13 @@ class _Compiled:
     def bind(self, params: Mapping[str, Any]) -> Any:
         values = {**self.fixed, **params} if self.fixed else params
         processors = self.processors
-        if self.positions is not None:
-            return tuple(
-                processors[name](values[name]) if name in processors else values[name]
-                for name in self.positions
-            )
-        return {
+        # Each value once, however often the statement uses it (a timestamp's processing is not free).
+        bound = {
             name: processors[name](value) if name in processors else value for name, value in values.items()
         }
+        if self.positions is not None:
+            return tuple(bound[name] for name in self.positions)
+        return bound
 
 
 def _flushed(session: Session | Connection) -> Connection:
@@ -99,7 +98,7 @@ class _Direct:
             raise ValueError("expanding parameters take the ordinary path")
         row: Callable[..., Any] | None = None
         results: list[tuple[int, Callable[[Any], Any]]] = []
-        if isinstance(self._statement, Select) or compiled.effective_returning:
+        if isinstance(self._statement, (Select, CompoundSelect)) or compiled.effective_returning:
             columns = compiled._result_columns
             row = namedtuple("Row", [c.keyname for c in columns], rename=True)  # type: ignore[misc]
             for position, column in enumerate(columns):
@@ -142,7 +141,7 @@ class DirectWrite(_Direct):
 class DirectRead(_Direct):
     """A SELECT: its rows as named tuples (attribute access as on SQLAlchemy's rows), values typed."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any] | CompoundSelect) -> None:
         super().__init__(statement)
 
     def rows(self, session: Session | Connection, params: Mapping[str, Any]) -> list[Any]:

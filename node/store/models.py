@@ -136,6 +136,8 @@ class Message(Base):
         Index(None, "partner_id", "created_at"),
         # In-order sending: is an older message to this partner waiting for a retry?
         Index(None, "partner_id", "direction", "state", "id"),
+        # The claim: which partners have queued messages (one seek per partner, however long the queue).
+        Index(None, "direction", "state", "partner_id", "id"),
         # The ministry API's routing sweep.
         Index(None, "ministry"),
     )

@@ -17,13 +17,12 @@ Each transition is one conditional UPDATE, so two nodes cannot both make it:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, func, null, or_, select, union_all, update
+from sqlalchemy import Connection, Integer, and_, bindparam, case, func, null, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from node.store.direct import DirectRead, DirectWrite
@@ -221,65 +220,14 @@ class ClaimedMessage:
 
 
 def _due(now: Any) -> Any:
+    """An outbound message (the caller says which) that may be sent now."""
     t = _MESSAGES
-    return and_(
-        t.c.direction == Direction.OUTBOUND,
-        or_(
-            and_(
-                t.c.state == MessageState.PENDING,
-                or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now),
-            ),
-            # A claim whose holder died (kill -9) or hung: its lease ran out.
-            and_(t.c.state == MessageState.SENDING, t.c.lease_until < now),
+    return or_(
+        and_(
+            t.c.state == MessageState.PENDING, or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now)
         ),
-    )
-
-
-def _due_ids(now: Any) -> Any:
-    """The same rows as `_due`, as a union each part of which an index answers (SQLite would scan)."""
-    t = _MESSAGES
-    outbound_pending = (t.c.direction == Direction.OUTBOUND, t.c.state == MessageState.PENDING)
-    return union_all(
-        select(t.c.id).where(*outbound_pending, t.c.next_attempt_at <= now),
-        select(t.c.id).where(*outbound_pending, t.c.next_attempt_at.is_(None)),
-        select(t.c.id).where(t.c.state == MessageState.SENDING, t.c.lease_until < now),
-    )
-
-
-def _held_behind_a_retry(now: Any) -> Any:
-    """An older message to the same partner is waiting to be retried (or is being retried)."""
-    t, older = _MESSAGES, _MESSAGES.alias("older")
-    return (
-        select(older.c.id)
-        .where(
-            older.c.partner_id == t.c.partner_id,
-            older.c.direction == Direction.OUTBOUND,
-            older.c.id < t.c.id,
-            or_(
-                and_(older.c.state == MessageState.PENDING, older.c.attempts > 0),
-                and_(older.c.state == MessageState.SENDING, older.c.attempts > 1, older.c.lease_until >= now),
-            ),
-        )
-        .exists()
-    )
-
-
-def _beyond_window(window_offset: Any) -> Any:
-    """At least `window_offset + 1` older messages to the same partner are still queued or in flight."""
-    t, older = _MESSAGES, _MESSAGES.alias("older")
-    return (
-        select(older.c.id)
-        .where(
-            older.c.partner_id == t.c.partner_id,
-            older.c.direction == Direction.OUTBOUND,
-            # Not IN (...): a literal list is expanded at run time, which DirectRead refuses.
-            or_(older.c.state == MessageState.PENDING, older.c.state == MessageState.SENDING),
-            older.c.id < t.c.id,
-        )
-        .order_by(older.c.id.desc())
-        .limit(1)
-        .offset(window_offset)
-        .exists()
+        # A claim whose holder died (kill -9) or hung: its lease ran out.
+        and_(t.c.state == MessageState.SENDING, t.c.lease_until < now),
     )
 
 
@@ -307,56 +255,115 @@ def claim_due(
 
     `window`: per partner only messages among the first `window` of its queue (pending or
     sending, in order of submission) are claimed; 1 sends strictly one at a time, in order.
-    On the driver's cursor (node.store.direct): the select, then per message its claim and its payloads.
+    The cost follows the number of partners and the window, not the length of the queue: the partners
+    with work are found by one index seek each, and only the head of each one's queue is read. On the
+    driver's cursor (node.store.direct).
     """
     if limit < 1:
         raise ValueError("claim at least one message")
     if window is not None and window < 1:
         raise ValueError("a window holds at least one message")
-    query = _claim_query(partner_id is not None, in_order, window is not None)
-    params: dict[str, Any] = {"now": now, "limit": limit}
-    if partner_id is not None:
-        params["partner_id"] = partner_id
-    if window is not None:
-        params["window_offset"] = window - 1
-    rows = query.rows(session, params)
-    if not rows:
-        return []
-    until = now + lease
     connection = session.connection()
-    payloads: dict[int, list[ClaimedPayload]] = {}
-    # One short statement per message on the driver's cursor costs less than one expanded IN list
-    # through SQLAlchemy; a delivered message's slot is refilled one message at a time anyway.
-    for row in rows:
-        _CLAIM.execute_on(connection, {"pk": row.id, "claimer_": claimer, "until_": until, "now_": now})
-        payloads[row.id] = [
+    partners = [partner_id] if partner_id is not None else _partners_with_work(connection, now)
+    # A few more than `limit`: some at the head may not be due (waiting for a retry, or not before a time).
+    wanted = limit + 4 if window is None else min(limit + 4, window)
+    candidates = sorted(
+        pk
+        for partner in partners
+        for pk in _claimable(_queue(connection, partner, wanted, now), limit, in_order, window)
+    )[:limit]
+    until = now + lease
+    claimed = []
+    for pk in candidates:
+        # Still due, and (PostgreSQL) not being claimed by another node: else another claimer had it.
+        found = _CLAIMABLE_ROW.rows_on(connection, {"pk": pk, "now": now})
+        if not found:
+            continue
+        row = found[0]
+        _CLAIM.execute_on(connection, {"pk": pk, "claimer_": claimer, "until_": until, "now_": now})
+        payloads = tuple(
             ClaimedPayload(p.blob_digest, p.mime_type, p.content_id, p.properties or {}, p.data)
-            for p in _CLAIMED_PAYLOADS.rows_on(connection, {"pk": row.id})
-        ]
-    return [
-        ClaimedMessage(
-            id=row.id,
-            message_id=row.message_id,
-            partner_id=row.partner_id,
-            claimed_by=claimer,
-            lease_until=until,
-            attempts=row.attempts + 1,
-            service=row.service,
-            service_type=row.service_type,
-            action=row.action,
-            conversation_id=row.conversation_id,
-            ref_to_message_id=row.ref_to_message_id,
-            agreement_ref=row.agreement_ref,
-            properties=dict(row.properties or {}),
-            created_at=row.created_at,
-            wire_digest=row.wire_digest,
-            wire_content_type=row.wire_content_type,
-            wire_bytes=row.wire_bytes,
-            signed_references=row.signed_references,
-            payloads=tuple(payloads[row.id]),
+            for p in _CLAIMED_PAYLOADS.rows_on(connection, {"pk": pk})
         )
-        for row in rows
-    ]
+        claimed.append(
+            ClaimedMessage(
+                id=row.id,
+                message_id=row.message_id,
+                partner_id=row.partner_id,
+                claimed_by=claimer,
+                lease_until=until,
+                attempts=row.attempts + 1,
+                service=row.service,
+                service_type=row.service_type,
+                action=row.action,
+                conversation_id=row.conversation_id,
+                ref_to_message_id=row.ref_to_message_id,
+                agreement_ref=row.agreement_ref,
+                properties=dict(row.properties or {}),
+                created_at=row.created_at,
+                wire_digest=row.wire_digest,
+                wire_content_type=row.wire_content_type,
+                wire_bytes=row.wire_bytes,
+                signed_references=row.signed_references,
+                payloads=payloads,
+            )
+        )
+    return claimed
+
+
+def _partners_with_work(connection: Connection, now: datetime) -> list[str]:
+    """Partners with a pending message or an expired claim, found one index seek per partner (a loose
+    index scan): the cost follows the number of partners, not the length of their queues."""
+    partners: set[str] = set()
+    after = ""
+    while found := _NEXT_PARTNER_WITH_PENDING.rows_on(connection, {"after": after}):
+        after = found[0].partner_id
+        partners.add(after)
+    partners.update(row.partner_id for row in _PARTNERS_WITH_EXPIRED_CLAIMS.rows_on(connection, {"now": now}))
+    return sorted(partners)
+
+
+def _queue(connection: Connection, partner_id: str, wanted: int, now: datetime) -> Iterator[Any]:
+    """A partner's queue (its pending and sending messages) in order of submission, a page at a time.
+
+    Pending pages start at `wanted` rows and grow; sending ones (the messages in flight) hold a window.
+    """
+    sizes = {MessageState.PENDING.value: wanted, MessageState.SENDING.value: 64}
+    after = 0
+    while True:
+        params = {f"{state}_page": size for state, size in sizes.items()}
+        rows = _QUEUE_PAGES.rows_on(
+            connection, {**params, "partner_id": partner_id, "after": after, "now": now}
+        )
+        # The merged order is complete only up to the last id of a full page (an unfull one is the end).
+        last: dict[str, list[int]] = {state: [] for state in sizes}
+        for row in rows:
+            last[row.state].append(row.id)
+        bound = min((max(ids) for state, ids in last.items() if len(ids) == sizes[state]), default=None)
+        for row in sorted(rows, key=lambda row: row.id):
+            if bound is not None and row.id > bound:
+                break
+            yield row
+        if bound is None:
+            return
+        after = bound
+        sizes = {state: min(size * 4, 1024) for state, size in sizes.items()}
+
+
+def _claimable(queue: Iterable[Any], limit: int, in_order: bool, window: int | None) -> list[int]:
+    """The ids in one partner's queue that may be claimed now: due, within the window, not held behind
+    an older message that waits for (or is in) a retry."""
+    claimable: list[int] = []
+    for position, row in enumerate(queue):
+        if window is not None and position >= window:
+            break
+        if row.due:
+            claimable.append(row.id)
+            if len(claimable) >= limit:
+                break
+        if in_order and row.retrying:
+            break  # the younger ones wait behind it
+    return claimable
 
 
 _CLAIM = DirectWrite(
@@ -385,42 +392,78 @@ _CLAIMED_PAYLOADS = DirectRead(
 )
 
 
-@lru_cache(maxsize=16)
-def _claim_query(by_partner: bool, in_order: bool, windowed: bool) -> DirectRead:
-    """The claim's SELECT, built once (building it costs more than running it) and run on the driver's
-    cursor; bound: now, limit, ..."""
-    t = _MESSAGES
-    now = bindparam("now", type_=t.c.next_attempt_at.type)
-    # `_due` again on the row itself: PostgreSQL rechecks it on a row changed since the snapshot.
-    query = select(
-        t.c.id,
-        t.c.message_id,
-        t.c.partner_id,
-        t.c.attempts,
-        t.c.service,
-        t.c.service_type,
-        t.c.action,
-        t.c.conversation_id,
-        t.c.ref_to_message_id,
-        t.c.agreement_ref,
-        t.c.properties,
-        t.c.created_at,
-        t.c.wire_digest,
-        t.c.wire_content_type,
-        t.c.wire_bytes,
-        t.c.signed_references,
-    ).where(t.c.id.in_(_due_ids(now)), _due(now))
-    if by_partner:
-        query = query.where(t.c.partner_id == bindparam("partner_id"))
-    if in_order:
-        query = query.where(~_held_behind_a_retry(now))
-    if windowed:
-        query = query.where(~_beyond_window(bindparam("window_offset", type_=Integer())))
-    return DirectRead(
-        query.order_by(t.c.id)
-        .limit(bindparam("limit", type_=Integer()))
-        .with_for_update(skip_locked=True, of=t)
+_NOW_COMPARED = bindparam("now", type_=_MESSAGES.c.next_attempt_at.type)
+_NEXT_PARTNER_WITH_PENDING = DirectRead(
+    select(_MESSAGES.c.partner_id)
+    .where(
+        _MESSAGES.c.direction == Direction.OUTBOUND,
+        _MESSAGES.c.state == MessageState.PENDING,
+        _MESSAGES.c.partner_id > bindparam("after", type_=_MESSAGES.c.partner_id.type),
     )
+    .order_by(_MESSAGES.c.partner_id)
+    .limit(1)
+)
+_PARTNERS_WITH_EXPIRED_CLAIMS = DirectRead(
+    select(_MESSAGES.c.partner_id)
+    .distinct()
+    .where(_MESSAGES.c.state == MessageState.SENDING, _MESSAGES.c.lease_until < _NOW_COMPARED)
+)
+
+
+def _queue_page(state: MessageState) -> Any:
+    """The next page of a partner's messages in `state`; whether each is due, and whether it waits for
+    (or is in) a retry, told by the database (two timestamps per row converted in Python cost more)."""
+    t = _MESSAGES
+    return (
+        select(
+            t.c.id,
+            t.c.state,
+            _due(_NOW_COMPARED).label("due"),
+            or_(
+                and_(t.c.state == MessageState.PENDING, t.c.attempts > 0),
+                and_(t.c.state == MessageState.SENDING, t.c.attempts > 1, t.c.lease_until >= _NOW_COMPARED),
+            ).label("retrying"),
+        )
+        .where(
+            t.c.partner_id == bindparam("partner_id", type_=t.c.partner_id.type),
+            t.c.direction == Direction.OUTBOUND,
+            t.c.state == state,
+            t.c.id > bindparam("after", type_=t.c.id.type),
+        )
+        .order_by(t.c.id)
+        .limit(bindparam(f"{state.value}_page", type_=Integer()))
+        .subquery()
+    )
+
+
+# Both pages in one statement (each LIMIT inside its own subquery).
+_QUEUE_PAGES = DirectRead(
+    union_all(*(select(page) for page in map(_queue_page, (MessageState.PENDING, MessageState.SENDING))))
+)
+# `_due` again on the row itself: PostgreSQL rechecks it on a row another claimer changed meanwhile.
+_CLAIMABLE_ROW = DirectRead(
+    select(
+        _MESSAGES.c.id,
+        _MESSAGES.c.message_id,
+        _MESSAGES.c.partner_id,
+        _MESSAGES.c.attempts,
+        _MESSAGES.c.service,
+        _MESSAGES.c.service_type,
+        _MESSAGES.c.action,
+        _MESSAGES.c.conversation_id,
+        _MESSAGES.c.ref_to_message_id,
+        _MESSAGES.c.agreement_ref,
+        _MESSAGES.c.properties,
+        _MESSAGES.c.created_at,
+        _MESSAGES.c.wire_digest,
+        _MESSAGES.c.wire_content_type,
+        _MESSAGES.c.wire_bytes,
+        _MESSAGES.c.signed_references,
+    )
+    # By its key alone (no direction: the planner would take an index that starts with it).
+    .where(_MESSAGES.c.id == bindparam("pk"), _due(_NOW_COMPARED))
+    .with_for_update(skip_locked=True, of=_MESSAGES)
+)
 
 
 def renew_lease(session: Session, pk: int, *, claimer: str, until: datetime) -> bool:
