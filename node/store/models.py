@@ -140,6 +140,9 @@ class Message(Base):
         Index(None, "direction", "state", "partner_id", "id"),
         # The ministry API's routing sweep.
         Index(None, "ministry"),
+        # The metrics, on every scrape: recent deliveries' latency, receipt failures.
+        Index(None, "delivered_at"),
+        Index(None, "receipt_status"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -225,6 +228,8 @@ class Delivery(Base):
         UniqueConstraint("message_pk", "ministry"),
         Index(None, "ministry", "state", "id"),
         Index(None, "state", "next_attempt_at"),
+        # A ministry's inbox, every state, in order.
+        Index(None, "ministry", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
