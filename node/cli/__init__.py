@@ -3,6 +3,11 @@
 Each module in this package adds one group of commands through `register(main)`;
 modules are found by name, so a new group needs no edit here. Every command
 fails with one clear line and an exit code, never a traceback.
+
+All of them are imported for every `aswnode` run, so a command module imports at its top
+only what its decorators need (click, node.config, the lifecycle CLI helpers) and the rest
+inside the command, or every run, even `--help`, pays for Twisted, SQLAlchemy and cryptography.
+tests/unit/cli/test_cli_imports.py holds the line.
 """
 
 from __future__ import annotations

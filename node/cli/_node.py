@@ -9,7 +9,6 @@ from typing import Any
 
 from node.cli import OperatorError
 from node.config import ConfigError
-from node.nodedir import open_node
 
 __all__ = ["opened_node"]
 
@@ -17,6 +16,8 @@ __all__ = ["opened_node"]
 @contextmanager
 def opened_node(directory: Path) -> Iterator[Any]:
     """The opened node (database, blobs) of DIR; closed when the block ends."""
+    from node.nodedir import open_node
+
     try:
         node = open_node(directory)
     except ConfigError as exc:

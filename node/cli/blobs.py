@@ -10,7 +10,6 @@ import click
 
 from node.cli import OperatorError
 from node.config import ConfigError
-from node.nodedir import open_node
 
 __all__ = ["register"]
 
@@ -38,6 +37,7 @@ def sweep(directory: Path, dry_run: bool, hours: float) -> None:
     temporaries, dry_run, older_than_hours. A sweep that deletes something is audited.
     """
     from node.audit import AuditLog
+    from node.nodedir import open_node
     from node.store.blob_sweep import SweepAborted, sweep_orphans
 
     try:

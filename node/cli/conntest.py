@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from node.cli import OperatorError
-from node.conntest.minutes import PARTIES, CaseResult, Outcome
-from node.conntest.plan import Step, TestCase
+from node.cli._choices import LazyChoice
 from node.lifecycle.cli_support import (
     actor_of,
     actor_option,
@@ -20,7 +19,23 @@ from node.lifecycle.cli_support import (
     operate,
 )
 
+if TYPE_CHECKING:
+    from node.conntest.minutes import CaseResult
+    from node.conntest.plan import TestCase
+
 __all__ = ["register"]
+
+
+def _steps() -> list[str]:
+    from node.conntest.plan import Step
+
+    return [s.value for s in Step]
+
+
+def _parties() -> tuple[str, ...]:
+    from node.conntest.minutes import PARTIES
+
+    return PARTIES
 
 
 @click.group("conntest")
@@ -79,7 +94,7 @@ def plan_command(
 @directory_argument
 @click.argument("partner")
 @click.option("--id", "case_id", required=True, help="The case id (letters, digits, '-').")
-@click.option("--step", type=click.Choice([s.value for s in Step]), default="foreign", show_default=True)
+@click.option("--step", type=LazyChoice(_steps), default="foreign", show_default=True)
 @click.option("--purpose", required=True, help="What the case proves.")
 @click.option("--do", "steps", multiple=True, help="A step of the case (repeat).")
 @click.option("--expected", required=True, help="The expected result.")
@@ -95,6 +110,8 @@ def add_case_command(
     actor: str | None,
 ) -> None:
     """Add a case of your own to PARTNER's plan (its result is recorded with `conntest record`)."""
+    from node.conntest.plan import Step, TestCase
+
     try:
         case = TestCase(case_id, Step(step), purpose, steps, expected, "manual")
     except ValueError as exc:
@@ -142,6 +159,8 @@ def run_command(directory: Path, partner: str, step: str, cases: tuple[str, ...]
     Exit code 1 when a case failed; every result (with what failed and why) is kept for the minutes.
     """
     from node.config import ConfigError
+    from node.conntest.minutes import Outcome
+    from node.conntest.plan import Step
     from node.conntest.runner import RunEnvironment, run_step
     from node.nodedir import load_signing_identity
     from node.partners import PartnerDirectory
@@ -217,6 +236,8 @@ def record_command(
     actor: str | None,
 ) -> None:
     """Record the result of cases run by hand (added cases, or ones observed with the partner)."""
+    from node.conntest.minutes import Outcome
+
     pairs = {}
     for item in evidence:
         key, sep, value = item.partition("=")
@@ -258,7 +279,7 @@ def minutes_command(directory: Path, partner: str, show: bool, fmt: str, actor: 
 @conntest_group.command("confirm")
 @directory_argument
 @click.argument("partner")
-@click.option("--role", required=True, type=click.Choice(PARTIES), help="The party that confirms.")
+@click.option("--role", required=True, type=LazyChoice(_parties), help="The party that confirms.")
 @click.option("--name", required=True, help="The person confirming.")
 @click.option("--organisation", default="", help="Their organisation.")
 @click.option("--position", default="", help="Their position.")

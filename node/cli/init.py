@@ -10,7 +10,6 @@ import click
 
 from node.cli import OperatorError
 from node.config import ENVIRONMENTS, ConfigError
-from node.nodedir import create_node_directory
 
 __all__ = ["register"]
 
@@ -58,6 +57,8 @@ def init_command(
 
     Prints one JSON object: the signing certificate, the TLS certificate, the endpoint.
     """
+    from node.nodedir import create_node_directory
+
     try:
         config = create_node_directory(
             directory,

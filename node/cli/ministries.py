@@ -16,14 +16,19 @@ from typing import Any
 import click
 import yaml
 
-from node.api.ministries import DOCUMENT_TYPES, MinistryConfigError, hash_token, new_token, parse_ministries
 from node.cli import OperatorError
-from node.nodedir import write_section
+from node.cli._choices import LazyChoice
 
 __all__ = ["register"]
 
 SECTION = "ministries"
 NODE_FILE = "node.yaml"
+
+
+def _document_types() -> tuple[str, ...]:
+    from node.api.ministries import DOCUMENT_TYPES
+
+    return DOCUMENT_TYPES
 
 
 def _node_yaml(directory: Path) -> Path:
@@ -45,6 +50,8 @@ def _read(path: Path) -> dict[str, Any]:
     section = document.get(SECTION) or {}
     if not isinstance(section, Mapping):
         raise OperatorError(f"{path.name}: {SECTION}: must be a mapping of ministry id to its settings")
+    from node.api.ministries import MinistryConfigError, parse_ministries
+
     try:
         parse_ministries(section)
     except MinistryConfigError as exc:
@@ -95,7 +102,7 @@ def ministries() -> None:
     "documents",
     multiple=True,
     required=True,
-    type=click.Choice(DOCUMENT_TYPES),
+    type=LazyChoice(_document_types),
     help="a document type it submits and receives (repeat for several)",
 )
 @click.option("--webhook", "webhook_url", default=None, help="URL inbound documents are POSTed to")
@@ -117,6 +124,9 @@ def add(
     """Add a ministry; prints its API token (and webhook secret) once, as JSON. Only hashes are stored.
 
     A running node accepts the token from its next request."""
+    from node.api.ministries import MinistryConfigError, hash_token, new_token, parse_ministries
+    from node.nodedir import write_section
+
     path = _node_yaml(directory)
     section = _read(path)
     if ministry_id in section:
@@ -153,6 +163,8 @@ def add(
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def list_(directory: Path, as_json: bool) -> None:
     """The configured ministries (never their secrets)."""
+    from node.api.ministries import parse_ministries
+
     registry = parse_ministries(_read(_node_yaml(directory)))
     rows = [
         {
@@ -177,6 +189,8 @@ def list_(directory: Path, as_json: bool) -> None:
 @click.option("--id", "ministry_id", required=True)
 def remove(directory: Path, ministry_id: str) -> None:
     """Remove a ministry: a running node refuses its token and certificate from its next request."""
+    from node.nodedir import write_section
+
     path = _node_yaml(directory)
     section = _read(path)
     if ministry_id not in section:
@@ -191,6 +205,9 @@ def remove(directory: Path, ministry_id: str) -> None:
 @click.option("--id", "ministry_id", required=True)
 def token(directory: Path, ministry_id: str) -> None:
     """Give a ministry a new API token, printed once as JSON; the old one stops working at once."""
+    from node.api.ministries import MinistryConfigError, hash_token, new_token, parse_ministries
+    from node.nodedir import write_section
+
     path = _node_yaml(directory)
     section = _read(path)
     entry = section.get(ministry_id)

@@ -8,8 +8,6 @@ from pathlib import Path
 import click
 
 from node.cli import OperatorError
-from node.console.operators import OperatorsFileError, add_operator, read_operators, remove_operator
-from node.console.passwords import MIN_PASSWORD_LENGTH
 
 __all__ = ["register"]
 
@@ -36,6 +34,9 @@ def operators() -> None:
 @click.option("--name", default="", help="the person's name, shown in the audit log")
 def add(directory: str, operator_id: str, name: str) -> None:
     """Add an operator or set a new password; the password is prompted for, or read from stdin."""
+    from node.console.operators import OperatorsFileError, add_operator
+    from node.console.passwords import MIN_PASSWORD_LENGTH
+
     password = _read_password()
     if len(password) < MIN_PASSWORD_LENGTH:
         raise OperatorError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
@@ -50,6 +51,8 @@ def add(directory: str, operator_id: str, name: str) -> None:
 @click.argument("directory", type=click.Path(file_okay=False))
 def list_(directory: str) -> None:
     """List the operators (never their hashes)."""
+    from node.console.operators import OperatorsFileError, read_operators
+
     try:
         found = read_operators(_node_yaml(directory))
     except OperatorsFileError as exc:
@@ -63,6 +66,8 @@ def list_(directory: str) -> None:
 @click.option("--id", "operator_id", required=True)
 def remove(directory: str, operator_id: str) -> None:
     """Remove an operator; a running node refuses it at the next request."""
+    from node.console.operators import OperatorsFileError, remove_operator
+
     try:
         remove_operator(_node_yaml(directory), operator_id)
     except OperatorsFileError as exc:

@@ -9,7 +9,6 @@ import click
 
 from node.cli import OperatorError
 from node.config import PARTNERS_FILE, ConfigError, NodeConfig, load_partners
-from node.partners import PartnerDirectory, load_certificates
 
 __all__ = ["register"]
 
@@ -54,6 +53,7 @@ def add_command(
     tls_ca: Path | None,
 ) -> None:
     """Register a partner. In a sandbox node it is active at once; in production it is `registered`."""
+    from node.partners import load_certificates
     from node.registry import add_partner
 
     config = _config(directory)
@@ -120,6 +120,8 @@ def list_command(directory: Path, as_json: bool) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
 def check_command(directory: Path) -> None:
     """Validate partners.yaml: one line per problem naming file, partner and key; exit 1 if any."""
+    from node.partners import PartnerDirectory
+
     config = _config(directory)
     problems = PartnerDirectory.check(config.directory)
     for problem in problems:

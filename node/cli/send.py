@@ -12,7 +12,6 @@ import click
 from node.cli import OperatorError
 from node.config import ConfigError, NodeConfig
 from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
-from protocols.as4.payload import FileSlice
 
 __all__ = ["register", "wait_for_outcome"]
 
@@ -35,6 +34,7 @@ def _submit(config: NodeConfig, partner: str, path: Path, service: str, action: 
 
     from node.service import build_context
     from node.submissions import SubmissionRefused, submit
+    from protocols.as4.payload import FileSlice
 
     outcome: dict[str, Any] = {}
 
