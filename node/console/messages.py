@@ -59,6 +59,7 @@ async def message_search(console: Console, req: ConsoleRequest) -> Response:
         "messages.html",
         messages=page.items,
         total=page.total,
+        total_exact=page.total_exact,
         offset=offset,
         page=PAGE,
         states=STATES,
@@ -107,7 +108,7 @@ async def message_detail(console: Console, req: ConsoleRequest, pk: str) -> Resp
         raise NotFound(pk)
     (message, deliveries), receipt_inline = loaded
     history = await console.ctx.db.read(
-        lambda s: queries.audit_records(s, subject=f"message:{message.message_id}", limit=50)
+        lambda s: queries.subject_records(s, f"message:{message.message_id}", limit=50)
     )
     reactor = console.ctx.reactor
     receipt = await deferToThreadPool(

@@ -13,7 +13,7 @@ from node.console.lifecycle_port import action_errors, procedure, procedure_view
 from node.console.web import ConsoleRequest, NotFound, Response, Route
 from node.lifecycle.service import SuspensionCause, TerminationReason
 from node.registry import unrecorded_state
-from node.store.messages import MessageFilter, list_messages
+from node.store.message_queries import recent_messages
 from node.store.models import Partner as PartnerRow
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ async def partner_detail(console: Console, req: ConsoleRequest, partner_id: str)
     def read(session: Any) -> tuple[Any, ...]:
         view = procedure_view(ctx, session, partner_id)
         row = session.get(PartnerRow, partner_id)
-        recent = list_messages(session, MessageFilter(partner_id=partner_id), limit=10).items
+        recent = recent_messages(session, partner_id, limit=10)
         return row, view, recent
 
     row, view, recent = await ctx.db.read(read)

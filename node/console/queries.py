@@ -19,6 +19,7 @@ __all__ = [
     "hourly_figures",
     "message_by_pk",
     "overview",
+    "subject_records",
 ]
 
 _MAX_ROWS = 50_000  # the charts read at most this many messages of the window
@@ -129,3 +130,10 @@ def audit_records(
     if limit is not None:
         q = q.limit(limit)
     return tuple(session.scalars(q))
+
+
+def subject_records(session: Session, subject: str, *, limit: int = 50) -> tuple[AuditRecord, ...]:
+    """The newest records about exactly `subject` (e.g. `message:<MessageId>`), read from the
+    (subject, seq) index: `audit_records`' substring match scans the whole log."""
+    q = select(AuditRecord).where(AuditRecord.subject == subject).order_by(AuditRecord.seq.desc())
+    return tuple(session.scalars(q.limit(limit)))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from node.store.models import Direction, Message, MessageState
 
 __all__ = [
+    "COUNT_CAP",
     "MessageFilter",
     "MessagePage",
     "count_by_partner",
@@ -20,7 +21,12 @@ __all__ = [
     "get_message",
     "list_messages",
     "queue_depth",
+    "recent_messages",
 ]
+
+# A page counts at most this many messages past its offset: counting a long history was most of a page's
+# cost (a console operator reads "10 000+" and narrows the search).
+COUNT_CAP = 10_000
 
 
 def get_message(session: Session, pk: int) -> Message | None:
@@ -57,10 +63,13 @@ class MessageFilter:
 
 @dataclass(frozen=True, slots=True)
 class MessagePage:
+    """`total` is exact when `total_exact`; otherwise more messages match than `offset + COUNT_CAP`."""
+
     items: tuple[Message, ...]
     total: int
     offset: int
     limit: int
+    total_exact: bool = True
 
 
 def _filtered(query: Any, criteria: MessageFilter) -> Any:
@@ -101,13 +110,28 @@ def list_messages(
     offset: int = 0,
     oldest_first: bool = False,
 ) -> MessagePage:
-    """One page of messages (newest first unless `oldest_first`), payloads loaded, and the total."""
+    """One page of messages (newest first unless `oldest_first`), payloads loaded, and the total
+    (counted up to `offset + COUNT_CAP + 1`: see MessagePage)."""
     if limit < 1 or offset < 0:
         raise ValueError("a page needs limit >= 1 and offset >= 0")
-    total = session.scalar(_filtered(select(func.count(Message.id)), criteria)) or 0
+    cap = offset + COUNT_CAP + 1
+    matching = _filtered(select(Message.id), criteria).limit(cap).subquery()
+    total = session.scalar(select(func.count()).select_from(matching)) or 0
     order = Message.id.asc() if oldest_first else Message.id.desc()
     query = _filtered(select(Message), criteria).order_by(order).limit(limit).offset(offset)
-    return MessagePage(tuple(session.scalars(query)), total, offset, limit)
+    return MessagePage(tuple(session.scalars(query)), min(total, cap), offset, limit, total < cap)
+
+
+def recent_messages(session: Session, partner_id: str, *, limit: int = 10) -> tuple[Message, ...]:
+    """A partner's newest messages, payloads loaded, read from the (partner_id, created_at) index
+    (newest by id sorted all of the partner's history), and not counted."""
+    query = (
+        select(Message)
+        .where(Message.partner_id == partner_id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
+    return tuple(session.scalars(query))
 
 
 def count_by_state(session: Session) -> dict[tuple[str, str], int]:
