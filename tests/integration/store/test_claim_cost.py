@@ -4,7 +4,6 @@ down for a day) costs no more per claim than a short one. Work is counted by the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from node.store.database import Database
 from node.store.messages import claim_due
 from node.store.models import Message
 
+from .database_work import analysed, work_of
 from .factories import LEASE
 
 IN_FLIGHT = 32
@@ -54,45 +54,11 @@ def queue(
     )
 
 
-def work_of(session: Session, action: Callable[[], Any]) -> int:
-    """What `action` cost the database: SQLite VM steps (in hundreds), PostgreSQL tuples and blocks read."""
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        steps = [0]
-
-        def count() -> int:
-            steps[0] += 1
-            return 0
-
-        raw = connection.connection.dbapi_connection
-        raw.set_progress_handler(count, 100)
-        try:
-            action()
-        finally:
-            raw.set_progress_handler(None, 100)
-        return steps[0]
-    # The table's and its indexes' counters of this transaction (the table's own stay at 0 mid-way).
-    read = text(
-        "SELECT SUM(pg_stat_get_xact_tuples_returned(oid) + pg_stat_get_xact_tuples_fetched(oid)"
-        " + pg_stat_get_xact_blocks_fetched(oid)) FROM pg_class WHERE oid = 'messages'::regclass"
-        " OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'messages'::regclass)"
-    )
-    before = session.scalar(read)
-    action()
-    return int(session.scalar(read) - before)
-
-
 def claim_cost(db: Database, now: datetime, backlog: int) -> tuple[int, list[int]]:
     with db.session() as session:
         ids = queue(session, now, "th", sending=IN_FLIGHT, pending=backlog)
         queue(session, now, "sg", sending=0, pending=3)
-    if db.dialect == "postgresql":
-        # What autovacuum does: statistics (without them the planner guesses its indexes), and the rows
-        # of the test's previous round gone from the indexes.
-        with db.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-                text("VACUUM ANALYZE messages")
-            )
+    analysed(db)
     with db.session() as session:
         claimed: list[int] = []
 
@@ -101,7 +67,7 @@ def claim_cost(db: Database, now: datetime, backlog: int) -> tuple[int, list[int
                 m.id for m in claim_due(session, claimer="n", now=now, lease=LEASE, limit=1, window=WINDOW)
             )
 
-        cost = work_of(session, claim)
+        cost = work_of(session, ("messages",), claim)
         session.rollback()
     assert claimed == [ids[IN_FLIGHT]]  # the oldest due message, behind the ones in flight
     return cost, claimed
