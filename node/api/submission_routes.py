@@ -14,7 +14,7 @@ from node.api.errors import ApiError, FieldError, query_pointer
 from node.api.ministries import Ministry
 from node.api.router import ApiCall, JsonAnswer, Route
 from node.context import NodeContext
-from node.store.models import Message, MessageState, Submission
+from node.store.models import Direction, Message, MessageState, Submission
 from node.submissions import ANSWER_STATUSES, SUBMITTED, SubmissionRefused, derived_status, submit
 from protocols.as4.payload import FileSlice
 
@@ -253,19 +253,28 @@ def _one(session: Session, ministry: str, submission_id: str) -> dict[str, Any] 
 def _list(
     session: Session, ministry: str, status: str | None, partner: str | None, limit: int, before: int | None
 ) -> list[dict[str, Any]]:
+    """Newest first by `sequence` (the message's id), the order `before` pages by.
+
+    A submission's message carries its ministry, partner and direction too: said on the message, they
+    let the database read the messages in order instead of sorting all of the ministry's (SQLite) or
+    walking the whole table (PostgreSQL)."""
     query = (
         select(Submission, Message)
         .join(Message, Message.submission_id == Submission.id)
-        .where(Submission.ministry == ministry)
+        .where(Submission.ministry == ministry, Message.direction == Direction.OUTBOUND.value)
         .order_by(Message.id.desc())
         .limit(limit)
     )
     if status in ANSWER_STATUSES:
-        query = query.where(Submission.status == status)
+        query = query.where(Submission.status == status)  # read by the (status, created_at) index
     elif status is not None:
         query = query.where(Submission.status == SUBMITTED, Message.state == status)
+    if status is None or status == MessageState.DELIVERED.value:
+        # Most of the ministry's messages match: its messages newest first (the ministry index) find a
+        # page at once. A rarer state is read from (direction, state, ...) instead.
+        query = query.where(Message.ministry == ministry)
     if partner:
-        query = query.where(Submission.partner_id == partner)
+        query = query.where(Submission.partner_id == partner, Message.partner_id == partner)
     if before is not None:
         query = query.where(Message.id < before)
     return [_view(s, m) for s, m in session.execute(query)]

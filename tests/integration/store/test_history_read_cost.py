@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
-from node.api import inbox_routes
+from node.api import inbox_routes, submission_routes
 from node.console import queries
 from node.store import message_queries
 from node.store.database import Database
@@ -206,6 +206,54 @@ def test_an_inbox_page_follows_its_cursor_across_states(db: Database, now: datet
         assert pages("all", 4) == [ids[0:4], ids[4:8], ids[8:]]
         assert pages("failed", 5) == [[ids[5]]]
         assert inbox_routes._list(session, "mard", "all", 5, 0) == []
+
+
+# -- the submission list ---------------------------------------------------------------------------------
+
+
+def submission_history(db: Database, now: datetime, n: int) -> list[int]:
+    """`n` submissions of each of three ministries, interleaved, with partners th and vn in turn, all
+    delivered but moit's first 3 (failed); the message ids (sequences) of moit's, in order."""
+    ministries = ("moit", "mard", "moh")
+    with db.session() as session:
+        session.execute(
+            insert(Submission.__table__),
+            [
+                {"id": f"s{i}", "ministry": ministries[i % 3], "document_type": "eco"}
+                | {"partner_id": ("th", "vn")[i // 3 % 2], "status": "submitted", "history": []}
+                | {"created_at": now, "updated_at": now}
+                for i in range(3 * n)
+            ],
+        )
+        rows = [
+            {"direction": "outbound", "state": "failed" if i < 9 else "delivered", "submission_id": f"s{i}"}
+            | {"ministry": ministries[i % 3], "partner_id": ("th", "vn")[i // 3 % 2]}
+            for i in range(3 * n)
+        ]
+        return messages(session, now, rows)[::3]
+
+
+def submission_pages(session: Session) -> list[list[int]]:
+    return [
+        [item["sequence"] for item in submission_routes._list(session, "moit", status, partner, 50, None)]
+        for status, partner in ((None, None), (None, "vn"), ("delivered", None), ("failed", None))
+    ]
+
+
+def test_a_submission_page_costs_the_same_over_a_long_history(db: Database, now: datetime) -> None:
+    tables = ("submissions", "messages", "payloads")
+    submission_history(db, now, SHORT)
+    short, _ = cost(db, tables, submission_pages)
+    emptied(db)
+    moit = submission_history(db, now, LONG)
+    long, pages = cost(db, tables, submission_pages)
+    assert long <= short * GROWTH, (short, long)
+    newest = moit[::-1]
+    assert pages == [newest[:50], newest[::2][:50], newest[:50], newest[-3:]]  # moit's newest is with vn
+    with db.read_session() as session:
+        # `before` is a sequence: the page after the one that ended there.
+        after = submission_routes._list(session, "moit", None, None, 50, newest[49])
+        assert [item["sequence"] for item in after] == newest[50:100]
 
 
 # -- the console --------------------------------------------------------------------------------------
