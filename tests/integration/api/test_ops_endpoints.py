@@ -56,12 +56,19 @@ async def test_metrics_show_messages_by_state_and_partner_and_the_queue_depth(ap
     await refresher.refresh()
     samples = _samples((await api_node.call("GET", "/metrics", ministry=None)).body.decode())
     assert samples[("aswnode_outbound_queue_depth", (("partner", "th"),))] == 1
+    delivered = ("aswnode_messages", (("direction", "outbound"), ("partner", "th"), ("state", "delivered")))
+    assert samples[delivered] == 1  # from the refresh's window of deliveries, before any recount
     assert samples[("aswnode_outbound_retries", (("partner", "th"),))] == 2
     assert samples[("aswnode_receipt_failures", (("partner", "th"),))] == 1
     assert samples[("aswnode_send_latency_seconds_count", (("partner", "th"),))] == 1
     assert samples[("aswnode_send_latency_seconds_sum", (("partner", "th"),))] == 3
     await refresher.refresh()  # a delivered message is observed once
     samples = _samples((await api_node.call("GET", "/metrics", ministry=None)).body.decode())
+    assert samples[("aswnode_send_latency_seconds_count", (("partner", "th"),))] == 1
+    api_node.clock.advance(seconds=refresher.history_interval)
+    await refresher.refresh()  # the settled history counted in full again: the same figures
+    samples = _samples((await api_node.call("GET", "/metrics", ministry=None)).body.decode())
+    assert samples[delivered] == 1 and samples[("aswnode_outbound_retries", (("partner", "th"),))] == 2
     assert samples[("aswnode_send_latency_seconds_count", (("partner", "th"),))] == 1
 
 
