@@ -137,11 +137,19 @@ class RunningNode:
         self.ctx.partners.reload()
 
     def _watch_partners(self) -> None:
+        """partners.yaml, and node.yaml's ministries' client CAs: the TLS server trusts what they say now
+        (a ministry whose CA is new could not complete a handshake, so no API request would reload it)."""
         try:
             if self.ctx.partners.maybe_reload():
                 log.info("partners.yaml changed: %d partner(s) loaded", len(self.ctx.partners))
         except ConfigError as exc:
             log.error("partners.yaml changed but does not load, keeping the partners we have: %s", exc)
+        if self.tls is not None:
+            from node.api import ministry_client_cas
+
+            # A node.yaml that does not load keeps the ministries we have (and says so once).
+            if self.tls.update_ministry_cas(ministry_client_cas(self.ctx)):
+                log.info("node.yaml changed: the ministries' client CAs are trusted from the next connection")
 
     async def stop(self) -> None:
         """Stop accepting, answer what is being received, let in-flight sends finish, close."""

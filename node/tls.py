@@ -51,8 +51,8 @@ def _verify_callback(_conn: SSL.Connection, _cert: crypto.X509, _errno: int, _de
 
 @implementer(IOpenSSLServerConnectionCreator)
 class ServerTLS:
-    """Creates server-side TLS connections; `update_client_cas` swaps the trusted partner CAs at run time.
-    `ministry_client_cas` (the API clients' CAs) stay trusted across those swaps."""
+    """Creates server-side TLS connections; `update_client_cas` swaps the trusted partner CAs and
+    `update_ministry_cas` the API clients' CAs at run time, each keeping the other."""
 
     def __init__(
         self,
@@ -64,12 +64,13 @@ class ServerTLS:
     ) -> None:
         self._key_file = key_file
         self._cert_file = cert_file
+        self._partner_cas = tuple(client_cas)
         self._ministry_cas = tuple(ministry_client_cas)
         self._lock = threading.Lock()
-        self._context = self._build(client_cas)
+        self._context = self._build()
 
-    def _build(self, partner_cas: Sequence[x509.Certificate]) -> SSL.Context:
-        unique = {_fingerprint(c): c for c in (*partner_cas, *self._ministry_cas)}
+    def _build(self) -> SSL.Context:
+        unique = {_fingerprint(c): c for c in (*self._partner_cas, *self._ministry_cas)}
         client_cas = tuple(unique.values())
         ctx = SSL.Context(SSL.TLS_METHOD)
         ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
@@ -94,9 +95,18 @@ class ServerTLS:
         return ctx
 
     def update_client_cas(self, client_cas: Sequence[x509.Certificate]) -> None:
-        context = self._build(client_cas)
         with self._lock:
-            self._context = context
+            self._partner_cas = tuple(client_cas)
+            self._context = self._build()
+
+    def update_ministry_cas(self, ministry_cas: Sequence[x509.Certificate]) -> bool:
+        """Trust these API clients' CAs from the next handshake; False (nothing rebuilt) if unchanged."""
+        with self._lock:
+            if {_fingerprint(c) for c in ministry_cas} == {_fingerprint(c) for c in self._ministry_cas}:
+                return False
+            self._ministry_cas = tuple(ministry_cas)
+            self._context = self._build()
+            return True
 
     def serverConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:
         with self._lock:

@@ -25,13 +25,15 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _ministry_ca(directory: Path) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def _ministry_ca(
+    directory: Path, name: str = "Customs issuing CA"
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("Customs issuing CA"))
-        .issuer_name(_name("Customs issuing CA"))
+        .subject_name(_name(name))
+        .issuer_name(_name(name))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
@@ -153,3 +155,23 @@ def test_the_ministry_ca_stays_trusted_when_partners_change(ministry_node, tmp_p
     code, body = _api_get(b, "/api/v1/submissions", (customs[0], customs[1]))
     assert code == 200, body
     assert _api_get(b, "/api/v1/submissions", (gw.tls.cert, gw.tls.key))[0] == 401
+
+
+def test_a_ministry_ca_added_to_node_yaml_is_trusted_without_a_restart(ministry_node, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    b, _, customs, _ = ministry_node
+    ca = _ministry_ca(tmp_path / "agri", "Plant protection issuing CA")
+    agri = _client(tmp_path / "agri", "agri-client", ca)
+    # Its CA is not trusted yet: the TLS handshake itself fails, so no API request could reload it.
+    with pytest.raises(OSError):  # urllib's URLError or, under TLS 1.3, the SSLError of the first read
+        _api_get(b, "/api/v1/submissions", (agri[0], agri[1]))
+    path = b.dir / "node.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["ministries"]["agri"] = {
+        "documents": ["raw"],
+        "client_cert_sha256": agri[2],
+        "client_ca": str(tmp_path / "agri" / "ca.pem"),
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    b.wait_for(lambda: "client CAs are trusted" in b.log.read_text(), timeout=30, what="ministry CAs reload")
+    assert _api_get(b, "/api/v1/submissions", (agri[0], agri[1]))[0] == 200
+    assert _api_get(b, "/api/v1/submissions", (customs[0], customs[1]))[0] == 200
