@@ -5,7 +5,6 @@ totals it reports stay those of a full count."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from node.store.database import Database
 from node.store.messages import claim_due, mark_delivered, mark_failed, mark_retry, resend
 from node.store.models import Delivery, Message
 
+from .database_work import analysed, work_of
 from .factories import LEASE, outbound
 
 HOUR = timedelta(hours=1)
@@ -131,57 +131,23 @@ def changes_since(session: Session, now: datetime, ids: dict[str, list[int]]) ->
     )
 
 
-def work_of(session: Session, action: Callable[[], Any]) -> int:
-    """What `action` cost the database: SQLite VM steps (in hundreds), PostgreSQL tuples and blocks read
-    from messages, deliveries and their indexes."""
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        steps = [0]
-
-        def count() -> int:
-            steps[0] += 1
-            return 0
-
-        raw = connection.connection.dbapi_connection
-        raw.set_progress_handler(count, 100)
-        try:
-            action()
-        finally:
-            raw.set_progress_handler(None, 100)
-        return steps[0]
-    tables = "('messages'::regclass, 'deliveries'::regclass)"
-    read = text(
-        "SELECT SUM(pg_stat_get_xact_tuples_returned(oid) + pg_stat_get_xact_tuples_fetched(oid)"
-        f" + pg_stat_get_xact_blocks_fetched(oid)) FROM pg_class WHERE oid IN {tables}"
-        f" OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN {tables})"
-    )
-    before = session.scalar(read)
-    action()
-    return int(session.scalar(read) - before)
-
-
-def vacuum_analyze(db: Database) -> None:
-    """What autovacuum does: statistics, and the visibility map index-only scans rely on."""
-    if db.dialect == "postgresql":
-        with db.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
-
-
 def refresh_cost(db: Database, now: datetime, n: int) -> tuple[int, Snapshot]:
     """A node with `n` messages of each direction in its history: the work of the refresh after one
     that counted the history, and what it reports."""
     with db.session() as session:
         history(session, now, n)
         ids = open_work(session, now)
-    vacuum_analyze(db)
+    analysed(db)
     with db.read_session() as session:
         counted = take_snapshot(session, None).history
     with db.session() as session:
         changes_since(session, now, ids)
-    vacuum_analyze(db)
+    analysed(db)
     with db.read_session() as session:
         snapshots: list[Snapshot] = []
-        cost = work_of(session, lambda: snapshots.append(take_snapshot(session, counted)))
+        cost = work_of(
+            session, ("messages", "deliveries"), lambda: snapshots.append(take_snapshot(session, counted))
+        )
     return cost, snapshots[0]
 
 
