@@ -20,48 +20,12 @@ from node.store.database import Database
 from node.store.message_queries import MessageFilter, list_messages, recent_messages
 from node.store.models import AuditRecord, Delivery, Message, Payload, Submission
 
+from .database_work import analysed, work_of
+
 SHORT, LONG = 500, 4000
 # Eight times the history: an index a level deeper, no more. A read that walked the history costs
 # about eight times more.
 GROWTH = 1.5
-
-
-def work_of(session: Session, tables: tuple[str, ...], action: Callable[[], Any]) -> int:
-    """What `action` cost the database: SQLite VM steps (in hundreds), PostgreSQL tuples and blocks
-    read from `tables` and their indexes."""
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        steps = [0]
-
-        def count() -> int:
-            steps[0] += 1
-            return 0
-
-        raw = connection.connection.dbapi_connection
-        raw.set_progress_handler(count, 100)
-        try:
-            action()
-        finally:
-            raw.set_progress_handler(None, 100)
-        return steps[0]
-    relations = " OR ".join(
-        f"oid = '{t}'::regclass OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = '{t}'::regclass)"
-        for t in tables
-    )
-    read = text(
-        "SELECT SUM(pg_stat_get_xact_tuples_returned(oid) + pg_stat_get_xact_tuples_fetched(oid)"
-        f" + pg_stat_get_xact_blocks_fetched(oid)) FROM pg_class WHERE {relations}"
-    )
-    before = session.scalar(read)
-    action()
-    return int(session.scalar(read) - before)
-
-
-def analysed(db: Database) -> None:
-    """What autovacuum does on PostgreSQL: statistics, so the planner weighs its indexes."""
-    if db.dialect == "postgresql":
-        with db.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
 
 
 def emptied(db: Database) -> None:
