@@ -75,3 +75,18 @@ async def test_the_stored_receipt_is_shown(node):
     page = await c.get(f"/console/messages/{pk}")
     assert "&lt;eb:Receipt&gt;signed &amp;amp; sealed" in page.text
     assert 'id="resend"' not in page.text
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_count_past_the_cap_says_more_than(node, monkeypatch):
+    from node.store import message_queries
+
+    monkeypatch.setattr(message_queries, "COUNT_CAP", 2)
+    for i in range(4):
+        seed_message(node, f"many-{i}@nsw-vn")
+    c = node.client()
+    await c.login()
+    page = await c.get("/console/messages")
+    assert "more than 2 messages" in page.text, page.text
+    page = await c.get("/console/messages?id=many-1")
+    assert "1 message." in page.text
