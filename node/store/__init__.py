@@ -62,7 +62,8 @@ node.store.messages  (s = session; re-exports node.store.outbound_queue, inbound
     get_message(s, pk), find_message(s, message_id, *, direction=None, partner_id=None)
     list_messages(s, MessageFilter(states=(), direction, partner_id, document_type, ministry,
                   submission_id, created_from, created_before, text, is_test), *, limit=50, offset=0,
-                  oldest_first=False) -> MessagePage(items, total, offset, limit)
+                  oldest_first=False) -> MessagePage(items, total, offset, limit, total_exact)
+                  # total counts at most offset + COUNT_CAP + 1 (total_exact False past that)
     count_by_state(s) -> {(direction, state): n}; count_by_partner(s) -> {(partner, direction, state): n}
     queue_depth(s, *, partner_id=None) -> int
 
