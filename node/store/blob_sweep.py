@@ -1,26 +1,41 @@
 """Orphan blob sweep: delete blob files no row refers to, once old enough that no writer still holds them.
 
 A process killed between writing a blob and committing the row that names it leaves a file
-nothing refers to. The sweep walks the store in digest order beside one ordered query over
-every column that names a blob (a merge: constant memory however many blobs there are), keeps
-what is referenced or younger than `older_than`, checks the few candidates again in a new
-transaction, and deletes each one through a rename to a quarantine name, so that a blob a
-writer touched meanwhile is put back instead (see `_remove`).
+nothing refers to. The sweep walks the store in digest order, `SLICE_BLOBS` files at a time, and
+asks the database which of a slice's digests a row names: an indexed digest column by lookups,
+a table with unindexed ones read in primary-key order, `WALK_ROWS` at a time (memory and each
+transaction bounded however many blobs or rows there are). Of the files no row names it keeps
+what is younger than `older_than`, asks again about the old ones, and deletes each one through
+a rename to a quarantine name, so that a blob a writer touched meanwhile is put back instead
+(see `_remove`).
+
+No read transaction lasts longer than one batch: on SQLite the WAL can be checkpointed, on
+PostgreSQL vacuum is not held back, while the sweep runs. Reading the tables in many snapshots
+is safe because the first walk only sorts out what is surely referenced; nothing is deleted on
+its word. A blob is deleted only when (1) its file was older than the cutoff when the sweep
+looked at it, (2) a second walk, whose read transactions all began after that, found no row
+naming it, and (3) after the rename its file is still that old. A writer storing equal bytes
+touches the file (`BlobStore._install`): before (1) it is young, between (1) and the rename
+(3) puts it back, after the rename the writer installs a new copy. A row committed before (2)
+began is seen by each of its transactions, as it was by the one transaction the sweep used to
+recheck in before.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, union
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, String, and_, bindparam, func, or_, select, true
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import InstrumentedAttribute
 
 from node.store.blobs import BlobStore
 from node.store.database import Database
@@ -49,14 +64,17 @@ REFERENCES: tuple[InstrumentedAttribute[Any], ...] = (
 DEFAULT_AGE = timedelta(days=1)
 # Younger than this, a blob may belong to a message being received or submitted right now.
 MIN_AGE = timedelta(hours=1)
-RECHECK_BATCH = 500
+# Rows (or digests) read per read transaction, and store files judged per pass over the tables
+# (their digests, sizes and times are what the sweep holds in memory: some 30 MB).
+WALK_ROWS = 100_000
+SLICE_BLOBS = 100_000
 QUARANTINE_PREFIX = ".sweep-"
 _HEX2 = re.compile(r"[0-9a-f]{2}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class SweepAborted(RuntimeError):
-    """The database did not list the digests in order: nothing was deleted."""
+    """The sweep could not judge the store: nothing was deleted. (`aswnode blobs sweep` reports it.)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +95,13 @@ class SweepResult:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    digest: str
+    size: int
+    mtime: float
+
+
 def sweep_orphans(
     db: Database,
     blobs: BlobStore,
@@ -91,37 +116,31 @@ def sweep_orphans(
     cutoff = (time.time() if now is None else now) - older_than.total_seconds()
     restored = 0 if dry_run else _restore_quarantined(blobs)
     temporaries = 0 if dry_run else blobs.sweep_temporary()
-    scanned = referenced = young = 0
-    candidates: list[tuple[str, int]] = []
-    with db.read_session() as session:
-        named = _referenced_in_order(session, db.dialect)
-        current = next(named, None)
-        for digest in _stored_in_order(blobs):
-            scanned += 1
-            while current is not None and current < digest:
-                current = next(named, None)
-            if current == digest:
-                referenced += 1
+    scanned = referenced = young = deleted = size = 0
+    for stored in _slices(blobs):
+        scanned += len(stored)
+        named = _named_rows(db, {s.digest for s in stored})
+        referenced += len(named)
+        old: list[_Stored] = []
+        for blob in stored:
+            if blob.digest in named:
                 continue
-            try:
-                stat = blobs.path(digest).stat()
-            except FileNotFoundError:
-                continue
-            if stat.st_mtime >= cutoff:
+            if blob.mtime >= cutoff:
                 young += 1
+            else:
+                old.append(blob)
+        # Asked again, in read transactions begun after the files were judged old: rows committed
+        # during the first walk count.
+        still_named = _named_rows(db, {b.digest for b in old})
+        referenced += len(still_named)
+        for blob in old:
+            if blob.digest in still_named:
                 continue
-            candidates.append((digest, stat.st_size))
-    still_named = _named_now(db, [d for d, _ in candidates])
-    referenced += len(still_named)
-    deleted = size = 0
-    for digest, length in candidates:
-        if digest in still_named:
-            continue
-        if dry_run or _remove(blobs, digest, cutoff):
-            deleted += 1
-            size += length
-        else:
-            young += 1
+            if dry_run or _remove(blobs, blob.digest, cutoff):
+                deleted += 1
+                size += blob.size
+            else:
+                young += 1
     return SweepResult(
         scanned=scanned,
         referenced=referenced,
@@ -133,6 +152,22 @@ def sweep_orphans(
         dry_run=dry_run,
         older_than_hours=older_than.total_seconds() / 3600,
     )
+
+
+def _slices(blobs: BlobStore) -> Iterator[list[_Stored]]:
+    """The store's blobs in digest order, `SLICE_BLOBS` at a time, each with its size and time then."""
+    current: list[_Stored] = []
+    for digest in _stored_in_order(blobs):
+        try:
+            stat = blobs.path(digest).stat()
+        except FileNotFoundError:
+            continue
+        current.append(_Stored(digest, stat.st_size, stat.st_mtime))
+        if len(current) >= SLICE_BLOBS:
+            yield current
+            current = []
+    if current:
+        yield current
 
 
 def _stored_in_order(blobs: BlobStore) -> Iterator[str]:
@@ -163,29 +198,54 @@ def _sorted_entries(directory: Path, *, directories: bool) -> list[os.DirEntry[s
     return sorted(entries, key=lambda e: e.name)
 
 
-def _referenced_in_order(session: Session, dialect: str) -> Iterator[str]:
-    """Every digest a row names, once each, ascending in code-point order (checked as it streams)."""
-    named = union(*(select(column.label("digest")).where(column.is_not(None)) for column in REFERENCES))
-    digests = named.subquery()
-    key = digests.c.digest.collate("C") if dialect == "postgresql" else digests.c.digest
-    rows = session.execute(select(digests.c.digest).order_by(key).execution_options(yield_per=2000))
-    last = ""
-    for (digest,) in rows:
-        if digest < last:
-            raise SweepAborted(f"the database listed {digest} after {last}: nothing was deleted")
-        last = digest
-        yield digest
-
-
-def _named_now(db: Database, digests: Sequence[str]) -> set[str]:
-    """Which of `digests` a row names now (a new transaction: rows committed during the walk count)."""
+def _named_rows(db: Database, digests: set[str]) -> set[str]:
+    """Which of `digests` the rows name. An indexed column is asked about them directly, `WALK_ROWS`
+    digests per read transaction; a table with unindexed digest columns is read in primary-key order,
+    `WALK_ROWS` rows per read transaction, the database keeping only its rows that name one of them.
+    Every row committed before it began is seen; one committed meanwhile may be missed."""
     found: set[str] = set()
-    with db.read_session() as session:
-        for start in range(0, len(digests), RECHECK_BATCH):
-            batch = list(digests[start : start + RECHECK_BATCH])
-            for column in REFERENCES:
-                found.update(session.scalars(select(column).where(column.in_(batch)).distinct()))
+    if not digests:
+        return found
+    ordered = sorted(digests)
+    scanned: dict[Any, list[InstrumentedAttribute[Any]]] = {}
+    for column in REFERENCES:
+        if _indexed(column):
+            for start in range(0, len(ordered), WALK_ROWS):
+                among = _among(column, ordered[start : start + WALK_ROWS], db.dialect)
+                with db.read_session() as session:
+                    found.update(session.scalars(select(column).where(among).distinct()))
+        else:
+            scanned.setdefault(column.class_, []).append(column)
+    for model, columns in scanned.items():
+        naming = or_(*(_among(column, ordered, db.dialect) for column in columns))
+        key = model.id
+        last: Any = None
+        while True:
+            after = key > last if last is not None else true()
+            with db.read_session() as session:
+                upper = session.scalar(select(key).where(after).order_by(key).offset(WALK_ROWS - 1).limit(1))
+                window = after if upper is None else and_(after, key <= upper)
+                for row in session.execute(select(*columns).where(window, naming)):
+                    found.update(digest for digest in row if digest in digests)
+            if upper is None:
+                break
+            last = upper
     return found
+
+
+def _indexed(column: InstrumentedAttribute[Any]) -> bool:
+    table = column.class_.__table__
+    return any(next(iter(index.columns)).key == column.key for index in table.indexes)
+
+
+def _among(column: InstrumentedAttribute[Any], digests: list[str], dialect: str) -> ColumnElement[bool]:
+    """`column` is one of `digests`, passed as one parameter however many (SQLite caps their number)."""
+    if dialect == "postgresql":
+        # A semi-join on the unnested array: hashed once, where `= ANY(array)` compares every row with
+        # every element.
+        return column.in_(select(func.unnest(bindparam(None, digests, type_=postgresql.ARRAY(String)))))
+    values = func.json_each(json.dumps(digests)).table_valued("value")
+    return column.in_(select(values.c.value))
 
 
 def _remove(blobs: BlobStore, digest: str, cutoff: float) -> bool:

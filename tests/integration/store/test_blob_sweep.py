@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event, text
 
 import node.store  # noqa: F401  (every table on the metadata: lifecycle, console sessions)
+from node.store import blob_sweep
 from node.store.blob_sweep import QUARANTINE_PREFIX, REFERENCES, _remove, sweep_orphans
 from node.store.blobs import BlobRef, BlobStore
 from node.store.database import Database
@@ -175,3 +180,92 @@ def test_a_quarantined_blob_left_by_a_killed_sweep_is_judged_again(db: Database,
 def test_a_safe_age_is_required(db: Database, blobs: BlobStore) -> None:
     with pytest.raises(ValueError, match="at least"):
         sweep_orphans(db, blobs, older_than=timedelta(minutes=5))
+
+
+def _outbound(db: Database, blobs: BlobStore, message_id: str, digest: str) -> None:
+    with db.session() as session:
+        create_outbound(
+            session,
+            partner_id="th",
+            message_id=message_id,
+            service="urn:svc",
+            action="Deliver",
+            payloads=(NewPayload(_blob(blobs, digest), "application/xml"),),
+            now=datetime.now(UTC),
+        )
+
+
+def _nothing_holds_a_snapshot(db: Database) -> bool:
+    """SQLite: the whole WAL can be checkpointed; PostgreSQL: no other session holds back vacuum."""
+    if db.dialect == "sqlite":
+        with sqlite3.connect(db.url.database) as raw:
+            busy, frames, checkpointed = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return busy == 0 and frames == checkpointed
+    with db.engine.connect() as connection:
+        holding = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL"
+            )
+        )
+    return holding == 0
+
+
+@pytest.fixture
+def between_reads(db: Database) -> Iterator[list[Any]]:
+    """Callbacks run each time a read transaction of the sweep has ended (its connection is back in the
+    pool); a callback's own database work does not call them again."""
+    callbacks: list[Any] = []
+    running = [False]
+
+    def on_checkin(dbapi_connection: Any, record: Any) -> None:
+        if running[0]:
+            return
+        running[0] = True
+        try:
+            for callback in callbacks:
+                callback()
+        finally:
+            running[0] = False
+
+    pool = db.read_engine.pool
+    event.listen(pool, "checkin", on_checkin)
+    yield callbacks
+    event.remove(pool, "checkin", on_checkin)
+
+
+def test_the_sweep_reads_in_short_transactions_and_a_row_added_meanwhile_keeps_its_blob(
+    db: Database, blobs: BlobStore, between_reads: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(blob_sweep, "WALK_ROWS", 2)
+    kept = [blobs.put_bytes(f"<payload {i}/>".encode()).digest for i in range(9)]
+    for i, digest in enumerate(kept):
+        _outbound(db, blobs, f"out-{i}@vn", digest)
+    orphan = blobs.put_bytes(b"a payload whose transaction never committed").digest
+    reused = blobs.put_bytes(b"bytes a new message names without storing them again").digest
+    for digest in (*kept, orphan, reused):
+        _age(blobs, digest, TWO_DAYS)
+
+    reads: list[bool] = []
+    added: list[bool] = []
+    statements: list[str] = []
+    event.listen(db.read_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    def after_each_read() -> None:
+        reads.append(_nothing_holds_a_snapshot(db))
+        if not added and "FROM submissions" in statements[-1]:
+            # Payloads and messages walked: this row comes too late for the walk.
+            _outbound(db, blobs, "late@vn", reused)
+            added.append(_nothing_holds_a_snapshot(db))
+
+    between_reads.append(after_each_read)
+    result = sweep_orphans(db, blobs)
+    between_reads.clear()
+
+    assert (result.scanned, result.referenced, result.deleted) == (11, 10, 1)
+    assert not blobs.exists(orphan) and blobs.exists(reused)
+    assert all(blobs.exists(digest) for digest in kept)
+    # 11 digests and 9 messages 2 at a time, the submissions, then the same for the 2 old orphans: each
+    # its own read, and after each one nothing kept a snapshot, not even with a write committed meanwhile.
+    assert added == [True]
+    assert len(reads) >= 12 and all(reads)
