@@ -6,11 +6,11 @@ console and the status page.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from node.lifecycle.errors import LifecycleError
@@ -54,14 +54,30 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
     }
 
 
-def _held(session: Session, partners: Sequence[str]) -> list[Message]:
-    query = select(Message).where(
+# Held messages are read in batches of this many rows, and looked up or requeued this many ids at a
+# time (a statement's parameter list stays small however many are held).
+HELD_BATCH = 1_000
+# The notice lists at most this many held messages per addressee.
+NOTICE_LISTING = 200
+
+
+def _held(session: Session, partners: Sequence[str]) -> Iterator[Row[Any]]:
+    """The held outbound messages in sequence order, as rows of the few columns the incident needs:
+    streamed, never loaded as messages (with their payloads) all at once."""
+    query = select(
+        Message.id, Message.message_id, Message.partner_id, Message.action, Message.state, Message.updated_at
+    ).where(
         Message.direction == Direction.OUTBOUND.value,
         Message.state.in_((MessageState.PENDING.value, MessageState.FAILED.value)),
     )
     if partners:
         query = query.where(Message.partner_id.in_(list(partners)))
-    return list(session.scalars(query.order_by(Message.id)))
+    yield from session.execute(query.order_by(Message.id).execution_options(yield_per=HELD_BATCH))
+
+
+def _batches(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), HELD_BATCH):
+        yield items[start : start + HELD_BATCH]
 
 
 def open_incident(
@@ -84,8 +100,16 @@ def open_incident(
     )
     session.add(incident)
     session.flush()
-    held = _held(session, partners)
-    for partner_id in partners or [None]:  # type: ignore[list-item]
+    addressees: list[str | None] = list(partners) or [None]
+    listings: dict[str | None, list[str]] = {addressee: [] for addressee in addressees}
+    held = 0
+    for row in _held(session, partners):
+        held += 1
+        for addressee in (None, row.partner_id):
+            listing = listings.get(addressee)
+            if listing is not None and len(listing) < NOTICE_LISTING:
+                listing.append(f"{row.message_id} ({row.partner_id}, {row.action})")
+    for partner_id in addressees:
         issue_notice(
             session,
             procedure.config,
@@ -96,20 +120,16 @@ def open_incident(
                 "Incident": f"#{incident.id} {title}",
                 "Opened at": now,
                 "Affected": ", ".join(partners) or "all partners",
-                "Not being exchanged": f"{len(held)} outbound message(s) held",
+                "Not being exchanged": f"{held} outbound message(s) held",
             },
-            listing=tuple(
-                f"{m.message_id} ({m.partner_id}, {m.action})"
-                for m in held
-                if partner_id in (None, m.partner_id)
-            )[:200],
+            listing=tuple(listings[partner_id]),
         )
     procedure._audit(
         session,
         actor,
         "incident.open",
         f"incident:{incident.id}",
-        {"title": title, "partners": list(partners), "held": len(held)},
+        {"title": title, "partners": list(partners), "held": held},
     )
     return incident
 
@@ -124,23 +144,29 @@ def close_incident(
     if not repair_note.strip():
         raise LifecycleError("closing an incident says what was repaired (--repair)")
     now = procedure.clock()
-    held = _held(session, incident.partners)
-    requeued = []
-    for message in held:
+    held: list[str] = []
+    requeued: list[str] = []
+    requeued_ids: list[int] = []
+    for row in _held(session, incident.partners):
+        held.append(row.message_id)
         # What failed during the incident is sent again; what was pending simply goes on.
-        if message.state == MessageState.FAILED.value and message.updated_at >= incident.opened_at:
-            message.state = MessageState.PENDING.value
-            message.attempts = 0
-            message.next_attempt_at = now
-            message.last_error = None
-            requeued.append(message.message_id)
+        if row.state == MessageState.FAILED.value and row.updated_at >= incident.opened_at:
+            requeued.append(row.message_id)
+            requeued_ids.append(row.id)
+    for batch in _batches(requeued_ids):
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(batch))
+            .values(state=MessageState.PENDING.value, attempts=0, next_attempt_at=now, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
     deadline = procedure.calendar.end_of_working_days(now, RECONCILE_WORKING_DAYS)
     incident.repaired_at = now
     incident.closed_at = now
     incident.closed_by = actor
     incident.repair_note = repair_note
     incident.report = {
-        "held": [m.message_id for m in held],
+        "held": held,
         "requeued": requeued,
         "reconcile_by": deadline.isoformat(),
         "target": "1 working day after repair (seed 000 Art. 14)",
@@ -177,17 +203,27 @@ def incident_report(procedure: Procedure, session: Session, incident_id: int) ->
         "closed_at": incident.closed_at.isoformat() if incident.closed_at else None,
     }
     if incident.closed_at is None:
-        report["held"] = [m.message_id for m in _held(session, incident.partners)]
+        report["held"] = [row.message_id for row in _held(session, incident.partners)]
         return report
     ids = list(incident.report.get("held", []))
-    rows = list(session.scalars(select(Message).where(Message.message_id.in_(ids)))) if ids else []
     deadline = datetime.fromisoformat(incident.report["reconcile_by"])
-    delivered = [m for m in rows if m.state == MessageState.DELIVERED.value]
-    late = [m.message_id for m in delivered if m.delivered_at and m.delivered_at > deadline]
-    outstanding = [m.message_id for m in rows if m.state != MessageState.DELIVERED.value]
+    delivered = 0
+    late: list[str] = []
+    outstanding: list[str] = []
+    for batch in _batches(ids):
+        query = select(Message.message_id, Message.state, Message.delivered_at).where(
+            Message.message_id.in_(batch)
+        )
+        for row in session.execute(query.order_by(Message.id)):
+            if row.state != MessageState.DELIVERED.value:
+                outstanding.append(row.message_id)
+                continue
+            delivered += 1
+            if row.delivered_at and row.delivered_at > deadline:
+                late.append(row.message_id)
     report.update(
         held=ids,
-        delivered=len(delivered),
+        delivered=delivered,
         outstanding=outstanding,
         late=late,
         reconcile_by=deadline.isoformat(),
