@@ -7,7 +7,7 @@ import binascii
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from node.api.errors import ApiError, FieldError, query_pointer
@@ -258,23 +258,83 @@ def _list(
     A submission's message carries its ministry, partner and direction too: said on the message, they
     let the database read the messages in order instead of sorting all of the ministry's (SQLite) or
     walking the whole table (PostgreSQL)."""
+    if status in _RARER_STATES:
+        return _list_in_state(session, ministry, status, partner, limit, before)
+    query = _with_messages(ministry, partner).order_by(Message.id.desc()).limit(limit)
+    if status in ANSWER_STATUSES:
+        query = query.where(Submission.status == status)  # read by the (status, created_at) index
+    else:
+        # Most of the ministry's messages match: read newest first from the ministry's, they fill a
+        # page at once (delivered ones whose submission was since answered are passed over).
+        query = query.where(Message.ministry == ministry)
+        if status is not None:
+            query = query.where(Submission.status == SUBMITTED, Message.state == status)
+    if before is not None:
+        query = query.where(Message.id < before)
+    return [_view(s, m) for s, m in session.execute(query)]
+
+
+def _with_messages(ministry: str, partner: str | None) -> Select[tuple[Submission, Message]]:
     query = (
         select(Submission, Message)
         .join(Message, Message.submission_id == Submission.id)
         .where(Submission.ministry == ministry, Message.direction == Direction.OUTBOUND.value)
-        .order_by(Message.id.desc())
-        .limit(limit)
     )
-    if status in ANSWER_STATUSES:
-        query = query.where(Submission.status == status)  # read by the (status, created_at) index
-    elif status is not None:
-        query = query.where(Submission.status == SUBMITTED, Message.state == status)
-    if status is None or status == MessageState.DELIVERED.value:
-        # Most of the ministry's messages match: its messages newest first (the ministry index) find a
-        # page at once. A rarer state is read from (direction, state, ...) instead.
-        query = query.where(Message.ministry == ministry)
     if partner:
         query = query.where(Submission.partner_id == partner, Message.partner_id == partner)
-    if before is not None:
-        query = query.where(Message.id < before)
-    return [_view(s, m) for s, m in session.execute(query)]
+    return query
+
+
+# Message states few of the ministry's messages are in: read from (ministry, state, id) a batch at a time.
+_RARER_STATES = (MessageState.PENDING.value, MessageState.SENDING.value, MessageState.FAILED.value)
+_LARGEST_BATCH = 1024
+
+
+def _list_in_state(
+    session: Session, ministry: str, state: str, partner: str | None, limit: int, before: int | None
+) -> list[dict[str, Any]]:
+    """The submissions whose message is in `state` and that have no answer yet (an answer's status wins
+    over the message's state), newest first.
+
+    The ministry's messages in that state are read newest first from (ministry, state, id), a batch at
+    a time, then they and their submissions by key. One statement joining both would leave the plan to
+    guesses: PostgreSQL expects few of those messages to have an unanswered submission and sorts all
+    of them (every message the ministry ever had fail); SQLite, without statistics, takes another index
+    over a list of keys."""
+    ids = select(Message.id).where(Message.ministry == ministry, Message.state == state)
+    if partner:
+        # That partner's messages in that state, in order: (partner_id, direction, state, id).
+        ids = ids.where(Message.partner_id == partner, Message.direction == Direction.OUTBOUND.value)
+    found: list[dict[str, Any]] = []
+    batch = limit
+    while len(found) < limit:
+        page = ids if before is None else ids.where(Message.id < before)
+        keys = list(session.scalars(page.order_by(Message.id.desc()).limit(batch)))
+        found.extend(_unanswered(session, keys, ministry, partner))
+        if len(keys) < batch:
+            break
+        before, batch = keys[-1], min(batch * 4, _LARGEST_BATCH)
+    return found[:limit]
+
+
+def _unanswered(
+    session: Session, keys: list[int], ministry: str, partner: str | None
+) -> list[dict[str, Any]]:
+    """These messages (newest first) that the ministry submitted and that have no answer yet, read by key."""
+    if not keys:
+        return []
+    messages = list(session.scalars(select(Message).where(Message.id.in_(keys)).order_by(Message.id.desc())))
+    wanted = {m.submission_id for m in messages if m.submission_id is not None}
+    submissions = {s.id: s for s in session.scalars(select(Submission).where(Submission.id.in_(wanted)))}
+    views = []
+    for message in messages:
+        submission = submissions.get(message.submission_id or "")
+        if (
+            submission is not None
+            and submission.ministry == ministry
+            and submission.status == SUBMITTED
+            and message.direction == Direction.OUTBOUND.value
+            and (not partner or submission.partner_id == partner)
+        ):
+            views.append(_view(submission, message))
+    return views

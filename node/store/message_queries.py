@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from node.store.models import Direction, Message, MessageState
@@ -115,19 +115,52 @@ def list_messages(
     if limit < 1 or offset < 0:
         raise ValueError("a page needs limit >= 1 and offset >= 0")
     cap = offset + COUNT_CAP + 1
-    matching = _filtered(select(Message.id), criteria).limit(cap).subquery()
-    total = session.scalar(select(func.count()).select_from(matching)) or 0
     order = Message.id.asc() if oldest_first else Message.id.desc()
-    query = _filtered(select(Message), criteria).order_by(order).limit(limit).offset(offset)
+    if criteria.partner_id is None:
+        matching = _filtered(select(Message.id), criteria).limit(cap).subquery()
+        query = _filtered(select(Message), criteria).order_by(order).limit(limit).offset(offset)
+    else:
+        arms = _by_direction_and_state(criteria)
+        matching = union_all(*(select(arm.limit(cap).subquery()) for arm in arms)).subquery()
+        firsts = union_all(*(select(arm.order_by(order).limit(offset + limit).subquery()) for arm in arms))
+        merged = firsts.subquery()
+        merged_order = merged.c.id.asc() if oldest_first else merged.c.id.desc()
+        page = select(merged.c.id).order_by(merged_order).limit(limit).offset(offset)
+        query = select(Message).where(Message.id.in_(page)).order_by(order)
+    total = session.scalar(select(func.count()).select_from(matching)) or 0
     return MessagePage(tuple(session.scalars(query)), min(total, cap), offset, limit, total < cap)
 
 
+def _by_direction_and_state(criteria: MessageFilter) -> list[Select[tuple[int]]]:
+    """One partner's matching ids, a statement for each direction and state wanted: each reads
+    (partner_id, direction, state, id) in order, and a page is the first of each, merged. Ordered by id
+    alone, all of the partner's messages were sorted for every page (524 ms for 100 k on SQLite), and
+    counted whatever else was asked (a state, a document type)."""
+    directions = (criteria.direction,) if criteria.direction is not None else tuple(Direction)
+    states = tuple(dict.fromkeys(criteria.states)) or tuple(MessageState)  # each once: arms do not overlap
+    return [
+        _filtered(select(Message.id), replace(criteria, direction=direction, states=(state,)))
+        for direction in directions
+        for state in states
+    ]
+
+
 def recent_messages(session: Session, partner_id: str, *, limit: int = 10) -> tuple[Message, ...]:
-    """A partner's newest messages, payloads loaded, read from the (partner_id, created_at) index
-    (newest by id sorted all of the partner's history), and not counted."""
+    """A partner's newest messages, payloads loaded, and not counted.
+
+    Those created at the partner's `limit` latest creation times: read from (partner_id, created_at)
+    alone, then by those times. Asked for its newest messages at once, PostgreSQL may walk every
+    message's creation time back from now instead, until it meets enough of the partner's: all the
+    messages since, for a partner long silent."""
+    latest = (
+        select(Message.created_at)
+        .where(Message.partner_id == partner_id)
+        .order_by(Message.created_at.desc())
+        .limit(limit)
+    )
     query = (
         select(Message)
-        .where(Message.partner_id == partner_id)
+        .where(Message.partner_id == partner_id, Message.created_at.in_(latest))
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit)
     )

@@ -140,6 +140,10 @@ class Message(Base):
         Index(None, "direction", "state", "partner_id", "id"),
         # The ministry API's routing sweep.
         Index(None, "ministry"),
+        # A ministry's submissions whose message is in one state (failed, pending), newest first.
+        Index(None, "ministry", "state", "id"),
+        # The console's failures of the last day and week (not every failure ever).
+        Index(None, "state", "updated_at"),
         # The metrics, on every scrape: recent deliveries' latency, receipt failures.
         Index(None, "delivered_at"),
         Index(None, "receipt_status"),
