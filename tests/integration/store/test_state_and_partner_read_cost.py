@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, text
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from node.api import submission_routes
@@ -20,56 +20,13 @@ from node.store.database import Database
 from node.store.message_queries import MessageFilter, list_messages, recent_messages
 from node.store.models import Message, Payload, Submission
 
-from .database_work import analysed, work_of
-
-SHORT, LONG = 500, 4000
-# Eight times the history: an index a level deeper, no more. A read that walked the history costs
-# about eight times more.
-GROWTH = 1.5
+from .database_work import GROWTH, LONG, SHORT, cost, messages
 
 
 def emptied(db: Database) -> None:
     with db.session() as session:
         for table in (Payload, Message, Submission):
             session.execute(delete(table))
-
-
-def inserted(session: Session, now: datetime, rows: list[dict[str, Any]]) -> list[int]:
-    """Messages (oldest first, one a second before `now`) with one payload each; their ids in order."""
-    start = session.scalar(text("SELECT COALESCE(MAX(id), 0) FROM messages")) or 0
-    at = now - timedelta(seconds=len(rows))
-    session.execute(
-        insert(Message.__table__),
-        [
-            {"direction": "inbound", "message_id": f"m{start + i}@them", "partner_id": "th"}
-            | {"service": "urn:svc", "action": "Deliver", "state": "received", "attempts": 0}
-            | {"properties": {}, "is_test": False, "created_at": at + timedelta(seconds=i)}
-            | {"updated_at": at + timedelta(seconds=i), **row}
-            for i, row in enumerate(rows)
-        ],
-    )
-    ids = list(session.scalars(text("SELECT id FROM messages WHERE id > :s ORDER BY id"), {"s": start}))
-    session.execute(
-        insert(Payload.__table__),
-        [
-            {"message_pk": pk, "position": 0, "mime_type": "application/xml", "blob_digest": "ab" * 32}
-            | {"size": 10, "properties": []}
-            for pk in ids
-        ],
-    )
-    return ids
-
-
-def cost(db: Database, tables: tuple[str, ...], read: Callable[[Session], Any]) -> tuple[int, Any]:
-    analysed(db)
-    with db.read_session() as session:
-        if db.dialect == "postgresql":
-            # A table of a few thousand rows is read whole more cheaply than through an index; over a
-            # long history the planner takes the index. The test asks for a plan that needs no whole table.
-            session.execute(text("SET LOCAL enable_seqscan = off"))
-        found: list[Any] = []
-        work = work_of(session, tables, lambda: found.append(read(session)))
-    return work, found[0]
 
 
 def grows_no_more(
@@ -116,7 +73,7 @@ def failure_history(db: Database, now: datetime, n: int) -> None:
         }
     ] * 3
     with db.session() as session:
-        inserted(session, now, rows)
+        messages(session, now, rows)
 
 
 def test_the_consoles_failures_of_the_day_and_week_cost_the_same_over_a_long_history(
@@ -156,7 +113,7 @@ def failed_submission_history(db: Database, now: datetime, n: int) -> list[int]:
             | {"partner_id": ("th", "vn")[i % 2]}
             for i, (ministry, state) in enumerate(kinds)
         ]
-        return inserted(session, now, rows)[:50]
+        return messages(session, now, rows)[:50]
 
 
 def test_a_ministrys_failed_submissions_cost_the_same_over_a_long_history(
@@ -203,7 +160,7 @@ def silent_partner_history(db: Database, now: datetime, n: int) -> list[int]:
     ]
     rows += [{"partner_id": ("p0", "p2", "p3")[i % 3]} for i in range(3 * n)]
     with db.session() as session:
-        return inserted(session, now, rows)[1 : 4 * n : 4]
+        return messages(session, now, rows)[1 : 4 * n : 4]
 
 
 def test_a_partners_message_pages_cost_the_same_over_a_long_history(
