@@ -23,6 +23,8 @@ recheck in before.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -68,6 +70,7 @@ MIN_AGE = timedelta(hours=1)
 WALK_ROWS = 100_000
 SLICE_BLOBS = 100_000
 QUARANTINE_PREFIX = ".sweep-"
+LOCK_FILE = ".sweep.lock"  # in the store's root, where no blob lives
 _HEX2 = re.compile(r"[0-9a-f]{2}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -112,6 +115,27 @@ def sweep_orphans(
     """Delete (or with `dry_run` only count) the blobs no row names that are older than `older_than`."""
     if older_than < MIN_AGE:
         raise ValueError(f"older_than must be at least {MIN_AGE} (a blob may be in use before its row)")
+    # One sweep of a store at a time (the node's job and `aswnode blobs sweep` may overlap): a second
+    # sweep's restore of quarantined files could hand the first one a blob a writer just touched.
+    with _only_sweep(blobs):
+        return _sweep(db, blobs, older_than, dry_run, now)
+
+
+@contextlib.contextmanager
+def _only_sweep(blobs: BlobStore) -> Iterator[None]:
+    """An exclusive lock on the store's sweep lock file for as long as the sweep runs; waits for one
+    already running (released by the kernel if that process dies)."""
+    with open(blobs.root / LOCK_FILE, "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _sweep(
+    db: Database, blobs: BlobStore, older_than: timedelta, dry_run: bool, now: float | None
+) -> SweepResult:
     cutoff = (time.time() if now is None else now) - older_than.total_seconds()
     restored = 0 if dry_run else _restore_quarantined(blobs)
     temporaries = 0 if dry_run else blobs.sweep_temporary()

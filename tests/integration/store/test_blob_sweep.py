@@ -269,3 +269,35 @@ def test_the_sweep_reads_in_short_transactions_and_a_row_added_meanwhile_keeps_i
     # its own read, and after each one nothing kept a snapshot, not even with a write committed meanwhile.
     assert added == [True]
     assert len(reads) >= 12 and all(reads)
+
+
+def test_a_second_sweep_of_the_store_waits_for_the_first(db: Database, blobs: BlobStore, monkeypatch) -> None:
+    """The node's job and `aswnode blobs sweep` may overlap: a second sweep's restore of quarantined files
+    could hand the first one a blob a writer just touched (a committed row's blob lost), so they take
+    turns on the store's lock file."""
+    import threading
+
+    entered: list[str] = []
+    first_inside, release_first = threading.Event(), threading.Event()
+    restore = blob_sweep._restore_quarantined
+
+    def restore_then_hold(store: BlobStore) -> int:
+        name = threading.current_thread().name
+        entered.append(name)
+        if name == "first":
+            first_inside.set()
+            release_first.wait(30)
+        return restore(store)
+
+    monkeypatch.setattr(blob_sweep, "_restore_quarantined", restore_then_hold)
+    first = threading.Thread(target=sweep_orphans, args=(db, blobs), name="first")
+    second = threading.Thread(target=sweep_orphans, args=(db, blobs), name="second")
+    first.start()
+    assert first_inside.wait(30)
+    second.start()
+    second.join(1.0)  # without the lock the second sweep is inside at once
+    assert entered == ["first"]
+    release_first.set()
+    first.join(30)
+    second.join(30)
+    assert entered == ["first", "second"]
