@@ -258,7 +258,8 @@ def _named_rows(db: Database, digests: set[str]) -> set[str]:
 
 def _indexed(column: InstrumentedAttribute[Any]) -> bool:
     table = column.class_.__table__
-    return any(next(iter(index.columns)).key == column.key for index in table.indexes)
+    # An index on an expression has no columns: it cannot serve a look-up by the column.
+    return any(index.columns and next(iter(index.columns)).key == column.key for index in table.indexes)
 
 
 def _among(column: InstrumentedAttribute[Any], digests: list[str], dialect: str) -> ColumnElement[bool]:
@@ -284,10 +285,13 @@ def _remove(blobs: BlobStore, digest: str, cutoff: float) -> bool:
         os.replace(path, quarantine)
     except FileNotFoundError:
         return False
-    if quarantine.stat().st_mtime >= cutoff:
-        _put_back(quarantine, path)
+    try:
+        if quarantine.stat().st_mtime >= cutoff:
+            _put_back(quarantine, path)
+            return False
+        quarantine.unlink()
+    except FileNotFoundError:  # not ours any more (another process sweeping the same directory)
         return False
-    quarantine.unlink()
     return True
 
 

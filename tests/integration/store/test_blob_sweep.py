@@ -301,3 +301,18 @@ def test_a_second_sweep_of_the_store_waits_for_the_first(db: Database, blobs: Bl
     first.join(30)
     second.join(30)
     assert entered == ["first", "second"]
+
+
+def test_a_blob_another_process_removed_meanwhile_is_not_counted_and_stops_nothing(
+    blobs: BlobStore, monkeypatch
+) -> None:
+    digest = blobs.put_bytes(b"<gone/>").digest
+    _age(blobs, digest, TWO_DAYS)
+    real_replace = os.replace
+
+    def replace_then_lose(src: Any, dst: Any) -> None:
+        real_replace(src, dst)
+        os.unlink(dst)  # another sweep of the same directory took it
+
+    monkeypatch.setattr(blob_sweep.os, "replace", replace_then_lose)
+    assert _remove(blobs, digest, time.time() - 3600) is False
