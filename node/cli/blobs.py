@@ -38,17 +38,14 @@ def sweep(directory: Path, dry_run: bool, hours: float) -> None:
     """
     from node.audit import AuditLog
     from node.nodedir import open_node
-    from node.store.blob_sweep import SweepAborted, sweep_orphans
+    from node.store.blob_sweep import sweep_orphans
 
     try:
         node = open_node(directory)
     except ConfigError as exc:
         raise OperatorError(str(exc)) from None
     try:
-        try:
-            result = sweep_orphans(node.db, node.blobs, older_than=timedelta(hours=hours), dry_run=dry_run)
-        except SweepAborted as exc:
-            raise OperatorError(str(exc)) from None
+        result = sweep_orphans(node.db, node.blobs, older_than=timedelta(hours=hours), dry_run=dry_run)
         if result.deleted and not dry_run:
             with node.db.session() as session:
                 AuditLog().append(

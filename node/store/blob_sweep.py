@@ -46,7 +46,6 @@ __all__ = [
     "DEFAULT_AGE",
     "MIN_AGE",
     "REFERENCES",
-    "SweepAborted",
     "SweepResult",
     "sweep_orphans",
 ]
@@ -73,10 +72,6 @@ QUARANTINE_PREFIX = ".sweep-"
 LOCK_FILE = ".sweep.lock"  # in the store's root, where no blob lives
 _HEX2 = re.compile(r"[0-9a-f]{2}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
-
-
-class SweepAborted(RuntimeError):
-    """The sweep could not judge the store: nothing was deleted. (`aswnode blobs sweep` reports it.)"""
 
 
 @dataclass(frozen=True, slots=True)
