@@ -105,9 +105,12 @@ class RunningNode:
             )
         self.port = listen(self.ctx, self.site, tls=self.tls)
         if self.tls is not None:
+            from node.api import ministries_of
+
             self.ctx.partners.listeners.append(
                 lambda partners: self.tls.update_client_cas(partners.tls_client_cas())
             )
+            ministries_of(self.ctx).listeners.append(self._trust_ministry_cas)
         self._watch = task.LoopingCall(self._watch_partners)
         self._watch.clock = self.ctx.reactor
         self._watch.start(PARTNERS_WATCH_SECONDS, now=False)
@@ -145,11 +148,15 @@ class RunningNode:
         except ConfigError as exc:
             log.error("partners.yaml changed but does not load, keeping the partners we have: %s", exc)
         if self.tls is not None:
-            from node.api import ministry_client_cas
+            from node.api import ministries_of
 
-            # A node.yaml that does not load keeps the ministries we have (and says so once).
-            if self.tls.update_ministry_cas(ministry_client_cas(self.ctx)):
-                log.info("node.yaml changed: the ministries' client CAs are trusted from the next connection")
+            # Rereads node.yaml if it changed (its listeners follow); one that does not load keeps the
+            # ministries we have (and says so once).
+            ministries_of(self.ctx).current()
+
+    def _trust_ministry_cas(self, ministries: Any) -> None:
+        if self.tls.update_ministry_cas(ministries.client_cas()):
+            log.info("node.yaml changed: the ministries' client CAs are trusted from the next connection")
 
     async def stop(self) -> None:
         """Stop accepting, answer what is being received, let in-flight sends finish, close."""

@@ -49,6 +49,8 @@ class LiveMinistries:
         self._stamp: _Stamp | None = None
         self._digest: bytes | None = None
         self._racy = True
+        # Called with the new registry after every reload that loaded (e.g. the TLS server's trusted CAs).
+        self.listeners: list[Callable[[MinistryRegistry], None]] = []
 
     @property
     def path(self) -> Path:
@@ -132,6 +134,8 @@ class LiveMinistries:
             return
         before = {m.id for m in self._registry.ministries}
         self._registry = registry
+        for listener in list(self.listeners):
+            listener(registry)
         after = {m.id for m in registry.ministries}
         if not first or before != after:
             log.info(
