@@ -44,7 +44,7 @@ from protocols.as4.model import UserMessage, is_test_message
 from protocols.as4.outbound import build_error_signal, build_receipt
 from protocols.as4.payload import ByteSource
 
-__all__ = ["Answer", "InboundProcessor", "protocol_limits"]
+__all__ = ["Answer", "InboundProcessor", "error_signal", "protocol_limits"]
 
 log = logging.getLogger("aswnode.inbound")
 
@@ -132,6 +132,15 @@ def inline_limit(ctx: NodeContext) -> int:
 
 def _new_message_id(ctx: NodeContext) -> str:
     return f"{uuid.uuid4()}@{ctx.config.party_id}"
+
+
+def error_signal(ctx: NodeContext, error: EbmsException) -> tuple[str, bytes]:
+    """The ebMS Error signal for `error`, signed with the node's key so the partner can authenticate
+    it: (Content-Type, body). Signing is RSA work: call it in a worker thread."""
+    signal = build_error_signal(
+        (error,), signing=ctx.signing, message_id=_new_message_id(ctx), now=ctx.clock()
+    )
+    return signal.content_type, b"".join(signal.body.chunks())
 
 
 def _digest(source: ByteSource) -> str:
@@ -560,10 +569,8 @@ class InboundProcessor:
             )
         except Exception:
             log.exception("could not audit a refusal")
-        signal = await threads.deferToThread(
-            build_error_signal, (exc,), signing=ctx.signing, message_id=_new_message_id(ctx), now=ctx.clock()
-        )
+        content_type, signal = await threads.deferToThread(error_signal, ctx, exc)
         log.info("refused %s: %s %s", exc.ref_to_message_id, exc.error.code, exc.detail)
         # HTTP 500 for an ebMS Error: what WSS4J-based MSHs (and the reference peer) answer, so HTTP-level
         # monitoring sees the failure; the AS4 profile also allows 200, and our own sender reads both.
-        return Answer(500, signal.content_type, b"".join(signal.body.chunks()))
+        return Answer(500, content_type, signal)

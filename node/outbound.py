@@ -9,7 +9,8 @@
 - Every write after the claim goes through the group commit (`db.run_grouped`).
 - Held (attempt not counted): a partner not in a state to exchange, or under an open incident.
 - Outcome: a verified receipt → `delivered` (also a late one, from any state); a fatal ebMS error
-  signed by the partner about this message → `failed` at once; an unauthenticated error or a bare
+  signed by the partner about this message → `failed` at once, as is an HTTP 413 whose fresh error
+  signal the partner signed (its size limit refuses every retry); an unauthenticated error or a bare
   SOAP Fault (a proxy can produce either) is retried like a transport error; a transport error, a
   5xx without ebMS, a missing or invalid receipt → retry with the P-Mode's backoff until its
   retries are spent, then `failed` (resendable).
@@ -45,7 +46,7 @@ from node.pmodes import outbound_pmode
 from node.spooling import TempSpools
 from node.store.outbound_queue import ClaimedMessage
 from node.tls import ClientPolicy
-from protocols.as4.errors import EbmsError, EbmsException
+from protocols.as4.errors import EbmsError, EbmsException, Severity
 from protocols.as4.inbound import (
     Envelope,
     ErrorOutcome,
@@ -77,6 +78,9 @@ FATAL_ERRORS = frozenset(
         "EBMS:0011", "EBMS:0101", "EBMS:0102", "EBMS:0103", "EBMS:0303",
     }
 )  # fmt: skip
+# How far the Timestamp of a partner's signed 413 error signal may be from our clock: the signal
+# names no message (the partner read none of it), so its freshness is what ties it to this request.
+REFUSAL_FRESHNESS = timedelta(minutes=5)
 # Where messages built before revision 0003 kept their signed references (now a column).
 REFERENCES_KEY = "_aswnode_signed_references"
 RESPONSE_LIMIT = 4 * 1024 * 1024
@@ -120,6 +124,17 @@ def _sent(message: Any) -> OutboundMessage:
         InMemory(b""),
         _references_from(message.signed_references, message.properties),
     )
+
+
+def _refused_as_too_large(status: int, outcome: ErrorOutcome, now: datetime) -> bool:
+    """A 413 whose error signal the partner signed with its registered key, fresh and about no other
+    message (read_response refused that already): the partner itself refuses the message's size, and
+    every retry of the same bytes would be refused the same way. Unsigned, it may be any proxy's."""
+    if status != 413 or outcome.signature is None or outcome.signal is None:
+        return False
+    stamp = outcome.signal.message_info.timestamp
+    fresh = abs(now - stamp) <= REFUSAL_FRESHNESS
+    return fresh and any(e.severity == Severity.FAILURE for e in outcome.errors)
 
 
 @implementer(IBodyProducer)
@@ -357,7 +372,11 @@ class Sender:
         assert isinstance(outcome, ErrorOutcome)
         codes = sorted({e.error.code if e.error else e.code for e in outcome.errors})
         text = "; ".join(f"{e.error.code if e.error else e.code} {e.detail}" for e in outcome.errors)[:1000]
-        if not outcome.authenticated:
+        if not outcome.authenticated and _refused_as_too_large(status, outcome, ctx.clock()):
+            await self._settle_failed(
+                message, f"HTTP 413: partner refused the message as too large (signed): {text}", "error"
+            )
+        elif not outcome.authenticated:
             # Unsigned, not the partner's signature, or a bare SOAP Fault: anything on the way (a proxy,
             # an attacker) can say this, so it is retried like a transport error, its text kept.
             await self._settle_retry(
