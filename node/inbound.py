@@ -3,7 +3,8 @@
 The order (each step refuses with its ebMS code, and every refusal is audited):
 1. read_envelope: size limits, MIME, hardened XML, exactly one message          (0004, 0007, 0009, 0011)
 2. the partner by From/PartyId, To must be us; Service/Action (and AgreementRef when the
-   P-Mode names one) agreed with the partner (node.collaborations, partners.yaml pmode)  (0010)
+   P-Mode names one) agreed with the partner (node.collaborations, partners.yaml pmode), From/Role
+   and To/Role the P-Mode's initiator and responder roles (not for the ebMS3 test service)  (0010)
 3. mutual TLS, for a partner registered with a tls_ca                              (0101)
 4. the lifecycle gate (node.lifecycle.gate.exchange_refusal): business only with an active
    partner and outside a suspension of all exchanges, test from testing on          (0010, 0004)
@@ -34,7 +35,7 @@ from twisted.internet import threads
 
 from node.context import NodeContext
 from node.partners import Partner
-from node.pmodes import inbound_policy
+from node.pmodes import inbound_pmode, inbound_policy
 from node.spooling import TempSpools
 from node.tls import client_chain_reaches
 from protocols.as4.errors import EbmsError, EbmsException
@@ -192,6 +193,28 @@ def _check_collaboration(partner: Partner, message: UserMessage) -> None:
         )
 
 
+def _check_roles(partner: Partner, message: UserMessage) -> None:
+    """EBMS:0010 unless From/Role and To/Role are the roles of the partner's P-Mode.
+
+    The partner sends the one message of a one-way push: it is the MEP's initiator and we are the
+    responder, so From/Role must be PMode.Initiator.Role and To/Role PMode.Responder.Role (ebMS 3.0
+    Core §5.2.2.3-4, Appendix D). Our own messages to the partner carry the same two roles
+    (node.outbound), so one P-Mode, agreed alike on both sides, holds in both directions; by default
+    they are the ebMS initiator and responder roles.
+    """
+    pmode = inbound_pmode(partner)
+    for tag, party, expected, which in (
+        ("From", message.from_party, pmode.initiator.role, "initiator"),
+        ("To", message.to_party, pmode.responder.role, "responder"),
+    ):
+        if party.role != expected:
+            raise EbmsException(
+                EbmsError.PROCESSING_MODE_MISMATCH,
+                f"{tag}/Role {party.role[:120]!r} is not the {which} role agreed with this partner",
+                ref_to_message_id=message.message_id,
+            )
+
+
 class InboundProcessor:
     """Turns one POSTed AS4 body into an Answer. `tls_chain`: None (plain HTTP), () or the client chain."""
 
@@ -257,6 +280,7 @@ class InboundProcessor:
             test = is_test_message(user_message)
             if not test:
                 _check_collaboration(partner, user_message)
+                _check_roles(partner, user_message)
             self._check_tls(partner, tls_chain, ref)
             with self.ctx.db.read_connection() as connection:
                 refusal, certificates, earlier_row = self._look_up(connection, partner, ref, test)
