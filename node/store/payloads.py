@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Connection, insert
 from sqlalchemy.orm import selectinload
 
 from node.store.blobs import BlobRef, Inlined
+from node.store.direct import DirectWrite
 from node.store.models import Message, Payload
 
-__all__ = ["PAYLOADS_WITH_DATA", "NewPayload", "add_payloads"]
+__all__ = ["PAYLOADS_WITH_DATA", "NewPayload", "insert_payloads"]
 
 # A loader option: a message's payloads with their inline bytes, for a reader that uses them after its
 # session (Payload.data is deferred). session.get(Message, pk, options=(PAYLOADS_WITH_DATA,)).
@@ -47,16 +49,27 @@ class NewPayload:
         return cls(BlobRef(stored.digest, stored.size), mime_type, content_id, properties, stored.data)
 
 
-def add_payloads(message: Message, payloads: Sequence[NewPayload]) -> None:
+# Every column but the key. A column added with a Python-side default and not named here is refused
+# when the statement is compiled (node.store.direct): a Core INSERT would not apply that default.
+_INSERT_PAYLOAD = DirectWrite(
+    insert(Payload.__table__),
+    keys=["message_pk", "position", "content_id", "mime_type", "blob_digest", "size", "properties", "data"],
+)
+
+
+def insert_payloads(connection: Connection, message_pk: int, payloads: Sequence[NewPayload]) -> None:
+    """The payload rows of message `message_pk`, in order, on the driver's cursor (node.store.direct)."""
     for position, part in enumerate(payloads):
-        message.payloads.append(
-            Payload(
-                position=position,
-                content_id=part.content_id,
-                mime_type=part.mime_type,
-                blob_digest=part.blob.digest,
-                size=part.blob.size,
-                properties=dict(part.properties),
-                data=part.data,
-            )
+        _INSERT_PAYLOAD.execute_on(
+            connection,
+            {
+                "message_pk": message_pk,
+                "position": position,
+                "content_id": part.content_id,
+                "mime_type": part.mime_type,
+                "blob_digest": part.blob.digest,
+                "size": part.blob.size,
+                "properties": dict(part.properties),
+                "data": part.data,
+            },
         )

@@ -10,6 +10,7 @@ def seed_message(
 ) -> int:
     """An outbound message in the real database, `failed` after one attempt when asked."""
     from node.store.messages import create_outbound, mark_failed
+    from node.store.models import Message
 
     now = node.clock()
     with node.ctx.db.session() as s:
@@ -24,7 +25,9 @@ def seed_message(
             **kw,
         )
         if failed:
-            m.state, m.attempts = "sending", 1  # as the sender's claim leaves it
+            queued = s.get(Message, m.id)
+            assert queued is not None
+            queued.state, queued.attempts = "sending", 1  # as the sender's claim leaves it
             s.flush()
             assert mark_failed(s, m.id, claimer=None, error="HTTP 503 from the partner", now=now)
         return m.id

@@ -50,7 +50,7 @@ def _messages(node: Any, count: int) -> dict[str, list[str]]:
                 now=node.clock(),
             )
             state = cycle[i % 3]
-            message.state = state.value
+            session.execute(update(Message).where(Message.id == message.id).values(state=state.value))
             by_state[state.value].append(message.message_id)
         # An inbound message is never held.
         session.add(
