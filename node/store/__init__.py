@@ -35,7 +35,8 @@ node.store.messages  (s = session; re-exports node.store.outbound_queue, inbound
     create_outbound(s, *, partner_id, message_id, service, action, payloads: Sequence[NewPayload], now,
                     service_type, conversation_id, ref_to_message_id, from_party_id, to_party_id,
                     agreement_ref, pmode_id, document_type, ministry, submission_id, is_test,
-                    properties, not_before) -> Message (state pending)
+                    properties, not_before) -> QueuedMessage(id, message_id) (state pending;
+                    session.get(Message, queued.id) for the ORM object)
     NewPayload(blob: BlobRef, mime_type, content_id=None, properties=((name, value), ...), data=None)
     NewPayload.stored(blobs.put_or_inline(...), mime_type, ...)  # data: the bytes kept in the row
     set_wire(s, pk, *, digest, content_type, now, wire_bytes=None, signed_references=None)

@@ -13,8 +13,8 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from node.store.direct import DirectRead, DirectWrite
-from node.store.models import Direction, Message, MessageState, Payload
-from node.store.payloads import NewPayload
+from node.store.models import Direction, Message, MessageState
+from node.store.payloads import NewPayload, insert_payloads
 
 if TYPE_CHECKING:
     from node.audit import AuditLog
@@ -81,10 +81,6 @@ _MESSAGE_VALUES = [
     "updated_at",
 ]
 _INSERT_MESSAGE = DirectWrite(insert(_MESSAGES).returning(_MESSAGES.c.id), keys=_MESSAGE_VALUES)
-_INSERT_PAYLOAD = DirectWrite(
-    insert(Payload.__table__),
-    keys=["message_pk", "position", "content_id", "mime_type", "blob_digest", "size", "properties", "data"],
-)
 
 
 def find_received_receipt(session: Session | Connection, *, partner_id: str, message_id: str) -> Any | None:
@@ -172,20 +168,7 @@ def insert_inbound(
         ),
     )
     pk = inserted.id
-    for position, part in enumerate(payloads):
-        _INSERT_PAYLOAD.execute_on(
-            connection,
-            {
-                "message_pk": pk,
-                "position": position,
-                "content_id": part.content_id,
-                "mime_type": part.mime_type,
-                "blob_digest": part.blob.digest,
-                "size": part.blob.size,
-                "properties": dict(part.properties),
-                "data": part.data,
-            },
-        )
+    insert_payloads(connection, pk, payloads)
     if audit is not None:
         audit.append(
             session,
