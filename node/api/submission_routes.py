@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -260,18 +261,13 @@ def _list(
     walking the whole table (PostgreSQL)."""
     if status in _RARER_STATES:
         return _list_in_state(session, ministry, status, partner, limit, before)
-    query = _with_messages(ministry, partner).order_by(Message.id.desc()).limit(limit)
-    if status in ANSWER_STATUSES:
-        query = query.where(Submission.status == status)  # read by the (status, created_at) index
-    else:
-        # Most of the ministry's messages match: read newest first from the ministry's, they fill a
-        # page at once (delivered ones whose submission was since answered are passed over).
-        query = query.where(Message.ministry == ministry)
-        if status is not None:
-            query = query.where(Submission.status == SUBMITTED, Message.state == status)
+    if status is not None:
+        return _list_by_stored_status(session, ministry, status, partner, limit, before)
+    # Every one of the ministry's messages matches: read newest first from the ministry's.
+    query = _with_messages(ministry, partner).where(Message.ministry == ministry)
     if before is not None:
         query = query.where(Message.id < before)
-    return [_view(s, m) for s, m in session.execute(query)]
+    return [_view(s, m) for s, m in session.execute(query.order_by(Message.id.desc()).limit(limit))]
 
 
 def _with_messages(ministry: str, partner: str | None) -> Select[tuple[Submission, Message]]:
@@ -288,6 +284,8 @@ def _with_messages(ministry: str, partner: str | None) -> Select[tuple[Submissio
 # Message states few of the ministry's messages are in: read from (ministry, state, id) a batch at a time.
 _RARER_STATES = (MessageState.PENDING.value, MessageState.SENDING.value, MessageState.FAILED.value)
 _LARGEST_BATCH = 1024
+# How many submissions in one stored status are "few": read them all rather than walk the messages.
+_FEW = 2048
 
 
 def _list_in_state(
@@ -296,45 +294,161 @@ def _list_in_state(
     """The submissions whose message is in `state` and that have no answer yet (an answer's status wins
     over the message's state), newest first.
 
-    The ministry's messages in that state are read newest first from (ministry, state, id), a batch at
-    a time, then they and their submissions by key. One statement joining both would leave the plan to
-    guesses: PostgreSQL expects few of those messages to have an unanswered submission and sorts all
-    of them (every message the ministry ever had fail); SQLite, without statistics, takes another index
-    over a list of keys."""
-    ids = select(Message.id).where(Message.ministry == ministry, Message.state == state)
-    if partner:
-        # That partner's messages in that state, in order: (partner_id, direction, state, id).
-        ids = ids.where(Message.partner_id == partner, Message.direction == Direction.OUTBOUND.value)
-    found: list[dict[str, Any]] = []
-    batch = limit
-    while len(found) < limit:
-        page = ids if before is None else ids.where(Message.id < before)
-        keys = list(session.scalars(page.order_by(Message.id.desc()).limit(batch)))
-        found.extend(_unanswered(session, keys, ministry, partner))
-        if len(keys) < batch:
-            break
-        before, batch = keys[-1], min(batch * 4, _LARGEST_BATCH)
-    return found[:limit]
+    The ministry's messages in that state are read newest first from (ministry, state, id), a batch of
+    keys at a time, then checked by key with their submissions. One statement joining both would leave
+    the plan to guesses: PostgreSQL expects few of those messages to have an unanswered submission and
+    sorts all of them (every message the ministry ever had fail); SQLite, without statistics, takes
+    another index over a list of keys."""
+    want = _Wanted(ministry, partner, SUBMITTED, state)
+    found, _ = _walk(session, want, limit, before, rows=None)
+    return found
 
 
-def _unanswered(
-    session: Session, keys: list[int], ministry: str, partner: str | None
+def _list_by_stored_status(
+    session: Session, ministry: str, status: str, partner: str | None, limit: int, before: int | None
 ) -> list[dict[str, Any]]:
-    """These messages (newest first) that the ministry submitted and that have no answer yet, read by key."""
+    """The submissions with an answer `status`, or, for `delivered`, delivered and not answered yet.
+
+    Along the ministry's messages (delivered ones, or all for an answer) most can be passed over: once
+    partners answer, nearly every delivered message's submission is answered, and an answer status can
+    be rare. The submissions in that stored status have their own index, (ministry, status): when they
+    are few (at most _FEW) they are read whole, with their messages, and sorted. So the messages are
+    walked for a page or so (a page of recent deliveries is found there at once); if the page is not
+    full yet, those submissions are counted up to _FEW; when there are no more, the rest of the page
+    comes from them, else the walk goes on."""
+    delivered = status == MessageState.DELIVERED.value
+    want = _Wanted(ministry, partner, SUBMITTED if delivered else status, status if delivered else None)
+    found, left_at = _walk(session, want, limit, before, rows=4 * limit)
+    if left_at is None:
+        return found
+    stored = select(Submission.id).where(Submission.ministry == ministry, Submission.status == want.stored)
+    keys = list(session.scalars(stored.limit(_FEW + 1)))  # (ministry, status, id) alone
+    if len(keys) > _FEW:
+        rest, _ = _walk(session, want, limit - len(found), left_at, rows=None)
+    else:
+        rest = _of_submissions(session, want, keys, limit - len(found), left_at)
+    return found + rest
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """Which of the ministry's messages and submissions a list shows: a submission's stored status and,
+    unless None, its message's state."""
+
+    ministry: str
+    partner: str | None
+    stored: str
+    state: str | None
+
+    def messages(self) -> Select[tuple[int]]:
+        """The ministry's messages to walk newest first, said so that an index gives them in that order
+        (their keys alone: PostgreSQL reads them from the index, the rest of the row would make it walk
+        the table backwards instead)."""
+        ids = select(Message.id).where(Message.ministry == self.ministry)  # (ministry), then by id
+        if self.state is not None:
+            ids = ids.where(Message.state == self.state)  # (ministry, state, id)
+            if self.partner:
+                # That partner's messages in that state, in order: (partner_id, direction, state, id).
+                ids = ids.where(
+                    Message.partner_id == self.partner, Message.direction == Direction.OUTBOUND.value
+                )
+        return ids
+
+    def shown(self, keys: list[int]) -> Select[tuple[int]]:
+        """Those of these messages that the list shows, each checked by key with its submission by key:
+        given the walk's terms or a range of keys instead, PostgreSQL may walk the table's key between
+        two of the ministry's messages in a rare state, passing over everyone else's."""
+        return select(Message.id).where(
+            Message.id.in_(keys),  # the only term outside: SQLite takes an index on direction otherwise
+            select(Submission.id)
+            .where(
+                Submission.id == Message.submission_id,
+                Message.direction == Direction.OUTBOUND.value,
+                *((Message.partner_id == self.partner,) if self.partner else ()),
+                Submission.ministry == self.ministry,
+                Submission.status == self.stored,
+                *((Submission.partner_id == self.partner,) if self.partner else ()),
+            )
+            .exists(),
+        )
+
+    def shows(self, submission: Submission | None, message: Message) -> bool:
+        return (
+            submission is not None
+            and submission.ministry == self.ministry
+            and submission.status == self.stored
+            and message.direction == Direction.OUTBOUND.value
+            and (self.state is None or message.state == self.state)
+            and (not self.partner or (submission.partner_id == self.partner == message.partner_id))
+        )
+
+
+def _walk(
+    session: Session, want: _Wanted, limit: int, before: int | None, rows: int | None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Up to `limit` wanted submissions along the ministry's messages newest first, a batch at a time,
+    reading at most `rows` messages (unless None); and the message the walk stopped before, None if it
+    found the page or the messages ran out. A batch's keys are read from the index alone, then checked
+    in one statement; the page's rows are read at the end."""
+    found: list[int] = []
+    batch = limit if rows is None else min(limit, rows)
+    left_at = before
+    while len(found) < limit:
+        ahead = want.messages() if left_at is None else want.messages().where(Message.id < left_at)
+        keys = list(session.scalars(ahead.order_by(Message.id.desc()).limit(batch)))
+        if keys:
+            shown = want.shown(keys).order_by(Message.id.desc()).limit(limit - len(found))
+            found.extend(session.scalars(shown))
+        if len(keys) < batch:  # the messages ran out
+            left_at = None
+            break
+        walked, left_at, batch = batch, keys[-1], min(batch * 4, _LARGEST_BATCH)
+        if rows is not None:
+            rows -= walked
+            if rows <= 0:
+                break
+            batch = min(batch, rows)
+    return _by_key(session, want, found[:limit]), (left_at if len(found) < limit else None)
+
+
+def _of_submissions(
+    session: Session, want: _Wanted, submissions: list[str], limit: int, before: int | None
+) -> list[dict[str, Any]]:
+    """The newest `limit` wanted messages of these (few) submissions, older than `before`.
+
+    Their messages are found by submission alone, then sorted here: asked for them in order, or given
+    the ministry and state too, the database could walk the ministry's messages in order instead,
+    passing over every other one."""
+    if not submissions or limit <= 0:
+        return []
+    found = session.execute(
+        select(Message.id, Message.ministry, Message.state, Message.direction, Message.partner_id).where(
+            Message.submission_id.in_(submissions)
+        )
+    )
+    keys = sorted(
+        (
+            pk
+            for pk, ministry, state, direction, partner in found
+            if direction == Direction.OUTBOUND.value
+            and (want.state is None or (ministry, state) == (want.ministry, want.state))
+            and (not want.partner or partner == want.partner)
+            and (before is None or pk < before)
+        ),
+        reverse=True,
+    )
+    return _by_key(session, want, keys[:limit])
+
+
+def _by_key(session: Session, want: _Wanted, keys: list[int]) -> list[dict[str, Any]]:
+    """These messages (newest first) that are wanted, with their submissions, read by key."""
     if not keys:
         return []
     messages = list(session.scalars(select(Message).where(Message.id.in_(keys)).order_by(Message.id.desc())))
     wanted = {m.submission_id for m in messages if m.submission_id is not None}
     submissions = {s.id: s for s in session.scalars(select(Submission).where(Submission.id.in_(wanted)))}
-    views = []
-    for message in messages:
-        submission = submissions.get(message.submission_id or "")
-        if (
-            submission is not None
-            and submission.ministry == ministry
-            and submission.status == SUBMITTED
-            and message.direction == Direction.OUTBOUND.value
-            and (not partner or submission.partner_id == partner)
-        ):
-            views.append(_view(submission, message))
-    return views
+    return [
+        _view(submission, message)
+        for message in messages
+        if want.shows(submission := submissions.get(message.submission_id or ""), message)
+    ]

@@ -103,6 +103,8 @@ class Submission(Base):
         UniqueConstraint("ministry", "idempotency_key"),
         Index(None, "ministry", "created_at"),
         Index(None, "status", "created_at"),
+        # A ministry's submissions in one stored status (an answer, or none yet), counted or read whole.
+        Index(None, "ministry", "status", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
