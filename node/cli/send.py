@@ -39,7 +39,11 @@ def _submit(config: NodeConfig, partner: str, path: Path, service: str, action: 
     outcome: dict[str, Any] = {}
 
     async def main(reactor: Any) -> None:
-        ctx = build_context(config, reactor)
+        try:
+            ctx = build_context(config, reactor)
+        except ConfigError as exc:  # a broken partners.yaml: the operator's one line, not a traceback
+            outcome["config_error"] = str(exc)
+            return
         try:
             with path.open("rb") as handle:
                 size = path.stat().st_size
@@ -71,6 +75,8 @@ def _submit(config: NodeConfig, partner: str, path: Path, service: str, action: 
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise OperatorError("submission failed (see the node's log)") from None
+    if "config_error" in outcome:
+        raise OperatorError(outcome["config_error"])
     if "error" in outcome:
         raise OperatorError(f"submission refused: {outcome['error']}")
     return outcome

@@ -106,7 +106,27 @@ def serve_command(directory: Path, log_level: str) -> None:
 
         reactor.callFromThread(do)  # type: ignore[attr-defined]
 
+    def stop_on_signal(number: int, _frame: Any) -> None:
+        # Twisted's own handler calls reactor.stop again on a second signal (Ctrl-C twice, ops/run's
+        # trap after the terminal's SIGINT, `timeout` signalling the group): a ReactorNotRunning traceback.
+        if stop_requested:
+            reactor.callFromThread(  # type: ignore[attr-defined]
+                logging.getLogger("aswnode").info,
+                "%s: already stopping (in-flight work finishing; SIGKILL to force)",
+                signal.Signals(number).name,
+            )
+            return
+        stop_requested.append(number)
+        reactor.callFromThread(reactor.stop)  # type: ignore[attr-defined]
+
+    stop_requested: list[int] = []
+
+    def own_stop_signals() -> None:
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, stop_on_signal)
+
     signal.signal(signal.SIGHUP, reload)
+    reactor.callWhenRunning(own_stop_signals)  # type: ignore[attr-defined]
     reactor.addSystemEventTrigger("before", "shutdown", stopping)  # type: ignore[attr-defined]
     reactor.callWhenRunning(lambda: defer.ensureDeferred(start()))  # type: ignore[attr-defined]
     started = time.monotonic()

@@ -1,0 +1,43 @@
+"""What an operator trips over at 3 a.m.: broken files, signals twice; one line each, never a traceback."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import yaml
+from conftest import Nodes, cli
+
+
+def test_send_with_a_broken_partners_yaml_names_the_file_and_key(nodes: Nodes, tmp_path: Path) -> None:
+    node = nodes.make("vn", "vn-asw")
+    node.add_partner("th", "th-nsw", "https://127.0.0.1:9/as4", node.signing_cert)
+    registry = node.dir / "partners.yaml"
+    data = yaml.safe_load(registry.read_text())
+    data["partners"][0]["signing_cert"] = str(tmp_path / "gone.pem")
+    registry.write_text(yaml.safe_dump(data))
+    document = tmp_path / "hello.xml"
+    document.write_text("<hello/>")
+
+    result = cli("send", str(node.dir), "--to", "th", "--file", str(document), check=False)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("aswnode: partners.yaml: partners[0].signing_cert: file not found")
+
+
+def test_a_second_stop_signal_while_stopping_is_no_traceback(nodes: Nodes) -> None:
+    node = nodes.make("vn", "vn-asw")
+    node.start()
+    assert node.process is not None
+    process = node.process
+    # Ctrl-C in ops/run's terminal reaches the node, then ops/run's trap sends SIGTERM too.
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(60)
+    node.process = None
+
+    log = node.log.read_text()
+    assert code == 0, log[-2000:]
+    assert "Traceback" not in log and "ReactorNotRunning" not in log, log[-2000:]
+    assert '"stopped"' in log
