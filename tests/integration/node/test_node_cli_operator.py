@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -41,3 +42,12 @@ def test_a_second_stop_signal_while_stopping_is_no_traceback(nodes: Nodes) -> No
     assert code == 0, log[-2000:]
     assert "Traceback" not in log and "ReactorNotRunning" not in log, log[-2000:]
     assert '"stopped"' in log
+
+
+def test_ops_demo_exits_0_when_both_documents_arrive() -> None:
+    root = Path(__file__).resolve().parents[3]
+    demo = str(root / "ops" / "demo")
+    result = subprocess.run([demo], capture_output=True, text=True, timeout=300, cwd=root)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "byte-identical at th-nsw: yes; the ePhyto at vn-asw: yes" in result.stdout
+    assert result.stdout.rstrip().endswith("== demo passed")
