@@ -29,6 +29,7 @@ def _row(m: Any) -> dict[str, Any]:
         "created_at": m.created_at.isoformat() if m.created_at else None,
         "updated_at": m.updated_at.isoformat() if m.updated_at else None,
         "delivered_at": m.delivered_at.isoformat() if m.delivered_at else None,
+        "next_attempt_at": m.next_attempt_at.isoformat() if m.next_attempt_at else None,
         "last_error": m.last_error,
         "payloads": [{"mime_type": p.mime_type, "size": p.size, "sha256": p.blob_digest} for p in m.payloads],
     }
@@ -60,8 +61,20 @@ def messages_command(
         click.echo(
             f"{r['created_at'][:19]}  {r['direction']:<8}  {r['partner']:<12}  {r['state']:<9}  "
             f"attempts={r['attempts']}  receipt={r['receipt_status'] or '-'}  {r['message_id']}  "
-            f"{r['service']} {r['action']}"
+            f"{r['service']} {r['action']}{_why(r)}"
         )
+
+
+def _why(row: dict[str, Any]) -> str:
+    """Why an undelivered message is where it is: its next attempt and last error (a partner down)."""
+    if row["state"] not in ("pending", "sending", "failed"):
+        return ""
+    parts = []
+    if row["state"] == "pending" and row["attempts"] and row["next_attempt_at"]:
+        parts.append(f"next attempt {row['next_attempt_at'][:19]}")
+    if row["last_error"]:
+        parts.append(f"last error: {' '.join(row['last_error'].split())}")
+    return f"  ({'; '.join(parts)})" if parts else ""
 
 
 def register(cli: click.Group) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import yaml
 from conftest import Nodes, cli
+from free_ports import free_port
 
 
 def test_send_with_a_broken_partners_yaml_names_the_file_and_key(nodes: Nodes, tmp_path: Path) -> None:
@@ -51,3 +54,24 @@ def test_ops_demo_exits_0_when_both_documents_arrive() -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "byte-identical at th-nsw: yes; the ePhyto at vn-asw: yes" in result.stdout
     assert result.stdout.rstrip().endswith("== demo passed")
+
+
+def test_messages_says_why_a_message_waits_for_a_partner_that_is_down(nodes: Nodes, tmp_path: Path) -> None:
+    node = nodes.make("vn", "vn-asw")
+    node.add_partner("th", "th-nsw", f"https://127.0.0.1:{free_port()}/as4", node.signing_cert)
+    document = tmp_path / "hello.xml"
+    document.write_text("<hello/>")
+    cli("send", str(node.dir), "--to", "th", "--file", str(document))
+    node.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        listed = json.loads(cli("messages", str(node.dir), "--json").stdout)
+        if listed[0]["attempts"] >= 1:
+            break
+        time.sleep(0.2)
+    assert listed[0]["state"] == "pending" and listed[0]["next_attempt_at"]
+
+    line = cli("messages", str(node.dir)).stdout.strip()
+
+    assert "next attempt " + listed[0]["next_attempt_at"][:19] in line
+    assert "last error: transport: ConnectionRefusedError" in line, line
