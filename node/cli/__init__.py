@@ -13,12 +13,13 @@ tests/unit/cli/test_cli_imports.py holds the line.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
 import click
 
-__all__ = ["OperatorError", "main"]
+__all__ = ["OperatorError", "main", "one_line"]
 
 
 class OperatorError(click.ClickException):
@@ -30,6 +31,15 @@ class OperatorError(click.ClickException):
 
     def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
         click.echo(f"aswnode: {self.format_message()}", err=True)
+
+
+def one_line(exc: BaseException) -> str:
+    """What went wrong, for an error no command foresaw: the file an OSError names, else the first line."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,3 +79,8 @@ def main() -> None:
         cli.main(standalone_mode=True)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # a read-only node directory, a database newer than this aswnode, ...
+        if os.environ.get("ASWNODE_DEBUG"):
+            raise
+        click.echo(f"aswnode: {one_line(exc)} (ASWNODE_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(1)

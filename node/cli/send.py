@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from node.cli import OperatorError
+from node.cli import OperatorError, one_line
 from node.config import ConfigError, NodeConfig
 from protocols.as4.namespaces import TEST_ACTION, TEST_SERVICE
 
@@ -43,6 +43,9 @@ def _submit(config: NodeConfig, partner: str, path: Path, service: str, action: 
             ctx = build_context(config, reactor)
         except ConfigError as exc:  # a broken partners.yaml: the operator's one line, not a traceback
             outcome["config_error"] = str(exc)
+            return
+        except Exception as exc:  # a read-only node directory, a database it cannot open
+            outcome["config_error"] = f"cannot open the node in {config.directory}: {one_line(exc)}"
             return
         try:
             with path.open("rb") as handle:

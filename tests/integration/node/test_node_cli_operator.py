@@ -75,3 +75,37 @@ def test_messages_says_why_a_message_waits_for_a_partner_that_is_down(nodes: Nod
 
     assert "next attempt " + listed[0]["next_attempt_at"][:19] in line
     assert "last error: transport: ConnectionRefusedError" in line, line
+
+
+def test_a_node_directory_it_cannot_write_is_one_line_per_command(nodes: Nodes, tmp_path: Path) -> None:
+    node = nodes.make("vn", "vn-asw")
+    # What a read-only mount does to mkdir, reproduced without root: the directories are files.
+    for name in ("var/spool", "partners"):
+        target = node.dir / name
+        if target.is_dir():
+            target.rmdir()
+        target.write_text("not a directory")
+    document = tmp_path / "hello.xml"
+    document.write_text("<hello/>")
+    commands = (
+        ("send", str(node.dir), "--to", "th", "--file", str(document)),
+        ("serve", str(node.dir)),
+        (
+            "partners",
+            "add",
+            str(node.dir),
+            "--id",
+            "th",
+            "--party-id",
+            "th-nsw",
+            "--endpoint",
+            "https://127.0.0.1:9/as4",
+            "--cert",
+            str(node.signing_cert),
+        ),
+    )
+    for args in commands:
+        result = cli(*args, check=False, timeout=60)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, (args, result.stderr)
+        assert result.stderr.startswith("aswnode: ") and str(node.dir) in result.stderr, (args, result.stderr)
