@@ -74,13 +74,35 @@ _register_command_modules()
 _first_lines_as_short_help(cli)
 
 
+def _usage_line(exc: click.UsageError) -> str:
+    """Click's usage error (Usage:, Try '...', a blank line, Error:) as the operator's one line."""
+    path = exc.ctx.command_path if exc.ctx is not None else "aswnode"
+    return f"{path}: {exc.format_message()} (see {path} --help)"
+
+
 def main() -> None:
     try:
-        cli.main(standalone_mode=True)
+        code = cli.main(standalone_mode=False)
     except KeyboardInterrupt:
         sys.exit(130)
+    except click.exceptions.Abort:
+        click.echo("aswnode: aborted", err=True)
+        sys.exit(1)
+    except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `aswnode` alone: the help, as click shows it
+            exc.show()
+        else:
+            click.echo(_usage_line(exc), err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:  # `aswnode messages DIR | head`: the reader left; nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except Exception as exc:  # a read-only node directory, a database newer than this aswnode, ...
         if os.environ.get("ASWNODE_DEBUG"):
             raise
         click.echo(f"aswnode: {one_line(exc)} (ASWNODE_DEBUG=1 shows the traceback)", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -109,3 +109,18 @@ def test_a_node_directory_it_cannot_write_is_one_line_per_command(nodes: Nodes, 
         assert result.returncode == 1, (args, result.stderr)
         assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, (args, result.stderr)
         assert result.stderr.startswith("aswnode: ") and str(node.dir) in result.stderr, (args, result.stderr)
+
+
+def test_a_usage_error_is_one_line_naming_the_option_with_exit_code_2(nodes: Nodes, tmp_path: Path) -> None:
+    node = nodes.make("vn", "vn-asw")
+    cases = (
+        (("messages", str(node.dir), "--state", "bogus"), "aswnode messages: Invalid value for '--state'"),
+        (("messages", str(tmp_path / "missing")), "aswnode messages: Invalid value for 'DIRECTORY'"),
+        (("send", str(node.dir), "--to", "th", "--file", str(tmp_path / "gone.xml")), "'--file'"),
+        (("bogus",), "aswnode: No such command 'bogus'"),
+    )
+    for args, expected in cases:
+        result = cli(*args, check=False)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and expected in result.stderr, (args, result.stderr)
+        assert "--help)" in result.stderr
