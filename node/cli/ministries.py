@@ -180,6 +180,8 @@ def list_(directory: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows))
         return
+    if not rows:
+        click.echo("no ministries (add one with `aswnode ministries add DIR --id ID --documents eco`)")
     for row in rows:
         click.echo(f"{row['id']}\t{','.join(row['documents'])}\t{row['webhook'] or 'pull'}\t{row['name']}")
 

@@ -57,6 +57,8 @@ def list_(directory: str) -> None:
         found = read_operators(_node_yaml(directory))
     except OperatorsFileError as exc:
         raise OperatorError(str(exc)) from None
+    if not found:
+        click.echo("no operators (add one with `aswnode operators add DIR --id NAME`)")
     for op in found.values():
         click.echo(f"{op.id}\t{op.name}\t{'disabled' if op.disabled else 'enabled'}")
 

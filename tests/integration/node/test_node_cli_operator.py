@@ -124,3 +124,14 @@ def test_a_usage_error_is_one_line_naming_the_option_with_exit_code_2(nodes: Nod
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.count("\n") == 1 and expected in result.stderr, (args, result.stderr)
         assert "--help)" in result.stderr
+
+
+def test_empty_operator_and_ministry_lists_say_so_and_how_to_add_one(nodes: Nodes) -> None:
+    node = nodes.make("vn", "vn-asw")
+    assert (
+        "no operators (add one with `aswnode operators add" in cli("operators", "list", str(node.dir)).stdout
+    )
+    assert (
+        "no ministries (add one with `aswnode ministries add"
+        in cli("ministries", "list", str(node.dir)).stdout
+    )
