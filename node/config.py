@@ -7,6 +7,7 @@ the files are relative to the node directory.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -41,9 +42,15 @@ PARTNERS_FILE = "partners.yaml"
 ENVIRONMENTS = ("sandbox", "production")
 DEFAULT_PARTY_ID_TYPE = PARTYID_TYPE_UNREGISTERED
 _PARTNER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_KNOWN_NODE_KEYS = frozenset(
-    {"party_id", "party_id_type", "environment", "listen", "database", "keys", "limits", "sender", "spool"}
-)
+# Every key node.yaml may hold: those read here, then the sections other components read (NodeConfig.section).
+_NODE_KEYS = (
+    "party_id", "party_id_type", "environment", "listen", "database", "keys", "limits", "sender",
+    "metrics", "ministries", "storage", "notices", "smtp", "holidays", "operators", "console",
+)  # fmt: skip
+_PARTNER_KEYS = (
+    "id", "party_id", "party_id_type", "endpoint", "signing_cert", "cert", "tls_ca", "focal_points",
+    "agreement", "treaty", "pmode",
+)  # fmt: skip
 
 
 class ConfigError(Exception):
@@ -103,6 +110,14 @@ class _Reader:
 
     def key(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
+
+    def only(self, known: tuple[str, ...]) -> None:
+        """A key not in `known` is a mistake (a misspelt key would silently leave its default)."""
+        for name in self.data:
+            if name not in known:
+                close = difflib.get_close_matches(str(name), known, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+                raise self.error(str(name), f"unknown key ({hint})")
 
     def error(self, name: str, message: str) -> ConfigError:
         return ConfigError(self.file, self.key(name), message)
@@ -246,19 +261,23 @@ class NodeConfig:
             raise ConfigError(NODE_FILE, "", f"no node directory at {directory}")
         data = read_yaml(directory / NODE_FILE)
         top = _Reader(NODE_FILE, "", data)
+        top.only(_NODE_KEYS)
         party_id = top.str("party_id", required=True)
         environment = top.str("environment", "sandbox")
         if environment not in ENVIRONMENTS:
             raise top.error("environment", f"must be one of {', '.join(ENVIRONMENTS)}")
         lr = top.sub("listen")
+        lr.only(("host", "port", "tls"))
         host = lr.str("host", "127.0.0.1") or "127.0.0.1"
         port = lr.int("port", 8443, low=0, high=65535)
         tls = lr.bool("tls", True)
         if not tls and not is_loopback_host(host):
             raise lr.error("tls", "false (plain HTTP) is allowed only on a loopback host")
         db = top.sub("database")
+        db.only(("url",))
         url = db.str("url") or f"sqlite:///{directory / 'var' / 'node.db'}"
         kr = top.sub("keys", required=True)
+        kr.only(("signing_key", "signing_cert", "tls_key", "tls_cert", "tls_ca"))
         keys = Keys(
             signing_key=kr.path("signing_key", directory, required=True),  # type: ignore[arg-type]
             signing_cert=kr.path("signing_cert", directory, required=True),  # type: ignore[arg-type]
@@ -267,6 +286,7 @@ class NodeConfig:
             tls_ca=kr.path("tls_ca", directory),
         )
         lim = top.sub("limits")
+        lim.only(("max_request_bytes", "max_header_bytes", "max_payload_bytes", "duplicate_window_days"))
         _DEFAULT_LIMITS = Limits()
         limits = Limits(
             max_request_bytes=lim.int(
@@ -283,6 +303,7 @@ class NodeConfig:
             ),
         )
         sender = top.sub("sender")
+        sender.only(("interval_ms", "concurrency", "window"))
         interval_ms = sender.int("interval_ms", 500, low=10, high=600_000)
         concurrency = sender.int("concurrency", 8, low=1, high=256)
         window = sender.int("window", 1, low=1, high=256)
@@ -365,6 +386,7 @@ def _check_endpoint(reader: _Reader, url: str) -> None:
 
 
 def _partner(reader: _Reader, directory: Path, index: int) -> PartnerConfig:
+    reader.only(_PARTNER_KEYS)
     pid = reader.str("id", required=True)
     if not _PARTNER_ID.match(pid or ""):
         raise reader.error("id", "must be 1-64 letters, digits, '.', '_' or '-'")

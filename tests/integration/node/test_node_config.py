@@ -159,3 +159,46 @@ def test_reloads_one_at_a_time_so_an_older_file_never_wins(node_dir: Path, monke
     older.join(5)
     newer.join(5)
     assert directory.by_party_id("TH-NEW") is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda d: d["listen"].update(tsl=False),
+            "node.yaml: listen.tsl: unknown key (did you mean 'tls'?)",
+        ),
+        (
+            lambda d: d.update(sendr={"window": 4}),
+            "node.yaml: sendr: unknown key (did you mean 'sender'?)",
+        ),
+        (
+            lambda d: d.update(limits={"max_request_byte": 4096}),
+            "node.yaml: limits.max_request_byte: unknown key (did you mean 'max_request_bytes'?)",
+        ),
+    ],
+)
+def test_a_misspelt_node_key_is_refused_not_silently_left_at_its_default(
+    node_dir: Path,
+    change,
+    expected: str,  # type: ignore[no-untyped-def]
+) -> None:
+    _edit(node_dir / "node.yaml", change)
+    with pytest.raises(ConfigError) as caught:
+        NodeConfig.load(node_dir)
+    assert str(caught.value) == expected
+
+
+def test_the_sections_other_components_read_are_known_keys(node_dir: Path) -> None:
+    sections = ("metrics", "ministries", "storage", "notices", "smtp", "holidays", "operators", "console")
+    _edit(node_dir / "node.yaml", lambda d: d.update({name: {} for name in sections}))
+    assert NodeConfig.load(node_dir).section("storage") == {}
+
+
+def test_a_misspelt_partner_key_is_refused(node_dir: Path) -> None:
+    _partner(node_dir, tls_cas="keys/tls.pem")
+    problems: list[ConfigError] = []
+    assert load_partners(node_dir, collect=problems) == ()
+    assert [str(p) for p in problems] == [
+        "partners.yaml: partners[0].tls_cas: unknown key (did you mean 'tls_ca'?) (partner th)"
+    ]
