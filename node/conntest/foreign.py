@@ -79,8 +79,12 @@ class _SourceProducer:
                 consumer.write(chunk)
                 yield None
 
+        def stopped(reason: Any) -> defer.Deferred[None]:
+            reason.trap(task.TaskStopped)
+            return defer.Deferred()  # IBodyProducer: once stopped, this Deferred never fires
+
         self._task = task.cooperate(write())
-        return self._task.whenDone().addCallback(lambda _: None)
+        return self._task.whenDone().addCallbacks(lambda _: None, stopped)
 
     def pauseProducing(self) -> None:
         if self._task is not None:
@@ -92,7 +96,7 @@ class _SourceProducer:
 
     def stopProducing(self) -> None:
         if self._task is not None:
-            with contextlib.suppress(task.TaskDone):
+            with contextlib.suppress(task.TaskFinished):
                 self._task.stop()
 
 
@@ -173,15 +177,19 @@ class Exchange:
         headers = Headers(
             {b"content-type": [content_type.encode("latin-1")], b"user-agent": [b"aswnode-conntest"]}
         )
-        request = self.agent.request(
-            b"POST", self.partner.endpoint.encode("ascii"), headers, _SourceProducer(body)
-        )
+        producer = _SourceProducer(body)
+        request = self.agent.request(b"POST", self.partner.endpoint.encode("ascii"), headers, producer)
         request.addTimeout(TIMEOUT, self.env.reactor)
         response = await request
         done: defer.Deferred[bytes] = defer.Deferred()
         response.deliverBody(_Capped(done, RESPONSE_LIMIT))
         done.addTimeout(TIMEOUT, self.env.reactor)
-        answer = await done
+        try:
+            answer = await done
+        finally:
+            # A partner may answer before it has read the whole body (a 413): stop writing before the
+            # caller closes the spool the body is read from.
+            producer.stopProducing()
         content_type = (response.headers.getRawHeaders(b"content-type") or [b""])[0].decode("latin-1")
         return Answer(response.code, content_type, answer)
 
