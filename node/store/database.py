@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -29,6 +31,23 @@ SQLITE_READ_THREADS = 4
 REACTOR_THREADS = 10
 # Group commit: at most this many callers share one transaction (one fsync).
 GROUP_LIMIT = 64
+
+
+def _set_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent: once one connection did it, the others find it so).
+
+    On a fresh file the switch needs an exclusive lock and SQLite answers "database is locked" at once,
+    without its busy timeout, while another connection holds any lock: nodes starting together on a new
+    database met it 1 time in 3 (tests/integration/store/test_database.py)."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _daemon_thread(*args: Any, **kwargs: Any) -> threading.Thread:
@@ -64,7 +83,7 @@ def _sqlite_engine(url: URL, *, begin: str, pool_size: int = 5) -> Engine:
         # We issue BEGIN ourselves (below), so the driver must not.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _set_wal(cursor)
         # FULL: a transaction acknowledged to a partner (receipt) or ministry (202) survives power loss.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
