@@ -116,7 +116,7 @@ class _LimitedRequest(server.Request):
         transport = self.channel.transport if self.channel is not None else None
         if transport is None or self._disconnected:  # type: ignore[attr-defined]
             return
-        header = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n"
+        header = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n" if content_type else b""
         transport.write(_TOO_LARGE_HEAD % (header, len(body)) + body)
         self._answered = True
         self._close_when_done()
